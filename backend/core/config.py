@@ -1,0 +1,44 @@
+"""The one place where settings come from: environment variables, then defaults."""
+import secrets
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(default=f"sqlite:///{VAR_DIR}/scanpower.db")
+    # Empty means "start the embedded broker" for `scanpower run`; standalone parts need it.
+    mqtt_url: str = ""
+    mqtt_topic_prefix: str = "scanpower/v1"
+    gateway_client_id: str = "scanpower-gateway"
+    gateway_share_group: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    secret_key: str = ""
+    access_token_minutes: int = 60 * 24
+    min_start_balance: Decimal = Decimal("1.00")
+    command_timeout_seconds: int = 30
+    log_level: str = "INFO"
+
+    def jwt_secret(self) -> str:
+        """The signing secret; generated once per data directory when none is configured."""
+        if self.secret_key:
+            return self.secret_key
+        path = VAR_DIR / "secret.key"
+        if not path.exists():
+            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

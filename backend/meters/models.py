@@ -1,0 +1,36 @@
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.core.clock import utcnow
+
+
+class Reading(SQLModel, table=True):
+    """One outlet's registers at one telemetry message; unique per meter boot and sequence."""
+
+    __table_args__ = (UniqueConstraint("meter_id", "boot_id", "seq", "channel", name="uq_reading_identity"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meter_id: int = Field(foreign_key="meter.id", index=True)
+    boot_id: str = Field(max_length=64)
+    seq: int
+    channel: int
+    device_time: datetime
+    received_at: datetime = Field(default_factory=utcnow)
+    energy_wh: int
+    power_w: float
+    voltage_v: float
+    current_a: float
+    relay_closed: bool
+    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True)
+
+
+class RejectedMessage(SQLModel, table=True):
+    """A message the gateway could not accept, kept for operators to inspect."""
+
+    __tablename__ = "rejected_message"
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=255)
+    reason: str = Field(max_length=1000)
+    payload: str = Field(max_length=4096)
+    received_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,87 @@
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from backend.core.clock import utcnow
+from backend.core.types import ExactDecimal, MoneyFen
+
+
+class SessionStatus(StrEnum):
+    starting = "starting"  # close command sent, waiting for the meter's ack
+    active = "active"  # relay closed, start register known
+    stopping = "stopping"  # open command sent, waiting for the meter's ack
+    completed = "completed"  # stop register known and settled
+    failed = "failed"  # never started: the meter refused or did not answer
+
+    @property
+    def is_open(self) -> bool:
+        return self in (SessionStatus.starting, SessionStatus.active, SessionStatus.stopping)
+
+
+OPEN_STATUSES = [SessionStatus.starting, SessionStatus.active, SessionStatus.stopping]
+
+
+class StopReason(StrEnum):
+    vendor = "vendor"
+    remote = "remote"
+    limit_reached = "limit_reached"
+    meter = "meter"
+
+
+class UsageSession(SQLModel, table=True):
+    __tablename__ = "usage_session"
+    id: int | None = Field(default=None, primary_key=True)
+    outlet_id: int = Field(foreign_key="outlet.id", index=True)
+    point_id: int = Field(foreign_key="metering_point.id", index=True)
+    meter_id: int = Field(foreign_key="meter.id", index=True)
+    vendor_id: int = Field(foreign_key="user.id", index=True)
+    channel: int
+    status: SessionStatus = Field(default=SessionStatus.starting, max_length=16, index=True)
+    price_per_kwh: Decimal = Field(sa_type=ExactDecimal)
+    energy_limit_wh: int
+    start_cmd_id: str = Field(max_length=40, unique=True)
+    stop_cmd_id: str | None = Field(default=None, max_length=40, unique=True)
+    requested_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    stop_requested_at: datetime | None = None
+    ended_at: datetime | None = None
+    start_register_wh: int | None = None
+    latest_register_wh: int | None = None
+    latest_power_w: float | None = None
+    latest_reading_at: datetime | None = None
+    stop_register_wh: int | None = None
+    energy_wh: int | None = None
+    amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
+    stop_reason: StopReason | None = Field(default=None, max_length=20)
+    failure_reason: str | None = Field(default=None, max_length=255)
+
+
+class SessionStart(SQLModel):
+    outlet_token: str = Field(min_length=8, max_length=64)
+
+
+class SessionPublic(SQLModel):
+    id: int
+    outlet_id: int
+    point_id: int
+    channel: int
+    status: SessionStatus
+    price_per_kwh: Decimal
+    energy_limit_wh: int
+    requested_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    start_register_wh: int | None
+    stop_register_wh: int | None
+    energy_wh: int = Field(description="Energy so far (live) or settled, in Wh")
+    amount: Decimal = Field(description="Cost so far (live) or settled amount, in yuan")
+    power_w: float | None
+    stop_reason: StopReason | None
+    failure_reason: str | None
+
+
+class SessionsPublic(SQLModel):
+    data: list[SessionPublic]
+    count: int

@@ -1,0 +1,46 @@
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from backend.core.clock import utcnow
+
+PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
+
+
+class Role(StrEnum):
+    operator = "operator"
+    applicant = "applicant"
+    vendor = "vendor"
+
+
+class UserBase(SQLModel):
+    phone: str = Field(index=True, unique=True, max_length=16)
+    name: str = Field(default="", max_length=80)
+
+
+class User(UserBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    role: Role = Field(max_length=16)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserCreate(SQLModel):
+    phone: str = Field(max_length=16, schema_extra={"pattern": PHONE_PATTERN})
+    name: str = Field(default="", max_length=80)
+    password: str = Field(min_length=8, max_length=128)
+    role: Role = Role.vendor
+
+    @field_validator("role")
+    @classmethod
+    def _no_self_made_operators(cls, role: Role) -> Role:
+        if role == Role.operator:
+            raise ValueError("operators are created by an operator, not by sign-up")
+        return role
+
+
+class UserPublic(UserBase):
+    id: int
+    role: Role

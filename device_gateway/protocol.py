@@ -1,0 +1,166 @@
+"""Meter protocol v1: the JSON messages and topics, shared by the gateway and the simulator.
+
+docs/protocol.md is the prose version of this module; keep them together.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_OUTLETS = 32
+
+Channel = Annotated[int, Field(ge=1, le=MAX_OUTLETS)]
+BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Seq = Annotated[int, Field(ge=0, lt=2**53)]
+RegisterWh = Annotated[int, Field(ge=0, lt=10**12)]
+CmdId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+SessionId = Annotated[int, Field(ge=1, lt=2**53)]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: Literal[1] = PROTOCOL_VERSION
+
+
+class OutletReading(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ch: Channel
+    energy_wh: RegisterWh
+    power_w: float = Field(ge=0, le=200_000)
+    voltage_v: float = Field(ge=0, le=500)
+    current_a: float = Field(ge=0, le=1000)
+    relay: Literal["closed", "open"]
+    session_id: SessionId | None = None
+
+
+class Telemetry(Message):
+    """Meter → platform, QoS 1: every outlet's registers at one moment."""
+
+    boot_id: BootId
+    seq: Seq
+    ts: AwareDatetime
+    outlets: list[OutletReading] = Field(min_length=1, max_length=MAX_OUTLETS)
+
+
+class Command(Message):
+    """Platform → meter, QoS 1, never retained: close or open one outlet's relay."""
+
+    cmd_id: CmdId
+    action: Literal["close", "open"]
+    ch: Channel
+    session_id: SessionId
+    energy_limit_wh: RegisterWh | None = None
+    deadline: AwareDatetime
+
+
+class Ack(Message):
+    """Meter → platform, QoS 1: the result of a command and the register when it switched."""
+
+    cmd_id: CmdId
+    action: Literal["close", "open"]
+    ch: Channel
+    session_id: SessionId
+    result: Literal["ok", "rejected"]
+    reason: str | None = Field(default=None, max_length=200)
+    energy_wh: RegisterWh
+    boot_id: BootId
+    seq: Seq
+    ts: AwareDatetime
+
+
+class SessionEnded(Message):
+    """Meter → platform, QoS 1: the meter opened a session's relay by itself."""
+
+    type: Literal["session_ended"] = "session_ended"
+    ch: Channel
+    session_id: SessionId
+    reason: Literal["limit_reached", "overload", "power_loss", "unplugged", "no_load"]
+    energy_wh: RegisterWh
+    boot_id: BootId
+    seq: Seq
+    ts: AwareDatetime
+
+
+class Status(Message):
+    """Meter → platform, QoS 1, retained; the offline form is the meter's last will."""
+
+    state: Literal["online", "offline"]
+    boot_id: BootId | None = None
+    ts: AwareDatetime | None = None
+
+
+UPLINK_KINDS = ("telemetry", "ack", "event", "status")
+UPLINK_MODELS: dict[str, type[Message]] = {
+    "telemetry": Telemetry,
+    "ack": Ack,
+    "event": SessionEnded,
+    "status": Status,
+}
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under a versioned prefix: {prefix}/m/{serial}/{kind}."""
+
+    prefix: str = "scanpower/v1"
+
+    def meter(self, serial: str, kind: str) -> str:
+        return f"{self.prefix}/m/{serial}/{kind}"
+
+    def command(self, serial: str) -> str:
+        return self.meter(serial, "cmd")
+
+    def uplink_filters(self, share_group: str = "") -> list[str]:
+        filters = [f"{self.prefix}/m/+/{kind}" for kind in UPLINK_KINDS]
+        return [f"$share/{share_group}/{f}" for f in filters] if share_group else filters
+
+    def parse(self, topic: str) -> tuple[str, str]:
+        """Return (serial, kind) of an uplink topic, or raise BadMessage."""
+        head = f"{self.prefix}/m/"
+        if not topic.startswith(head):
+            raise BadMessage(f"topic is not under {head}")
+        parts = topic[len(head):].split("/")
+        if len(parts) != 2 or not parts[0] or parts[1] not in UPLINK_KINDS:
+            raise BadMessage(f"topic must be {head}<serial>/<{'|'.join(UPLINK_KINDS)}>")
+        return parts[0], parts[1]
+
+
+class BadMessage(ValueError):
+    """A payload or topic that does not follow protocol v1."""
+
+
+def decode(kind: str, payload: bytes) -> Message:
+    """Parse and validate an uplink payload of the given kind."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise BadMessage(f"payload is {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:
+        return UPLINK_MODELS[kind].model_validate_json(payload)
+    except ValidationError as exc:
+        raise BadMessage(_describe(exc)) from None
+
+
+def decode_command(payload: bytes) -> Command:
+    try:
+        return Command.model_validate_json(payload)
+    except ValidationError as exc:
+        raise BadMessage(_describe(exc)) from None
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "payload"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def timestamp(moment: datetime) -> datetime:
+    """Protocol timestamps carry milliseconds at most."""
+    return moment.replace(microsecond=(moment.microsecond // 1000) * 1000)
