@@ -2,6 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
@@ -30,8 +31,14 @@ class StopReason(StrEnum):
     meter = "meter"
 
 
+_OPEN_SQL = text("status IN ('starting', 'active', 'stopping')")
+
+
 class UsageSession(SQLModel, table=True):
     __tablename__ = "usage_session"
+    # The database itself refuses a second open session on one outlet.
+    __table_args__ = (Index("uq_open_session_per_outlet", "outlet_id", unique=True,
+                            postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),)
     id: int | None = Field(default=None, primary_key=True)
     outlet_id: int = Field(foreign_key="outlet.id", index=True)
     point_id: int = Field(foreign_key="metering_point.id", index=True)

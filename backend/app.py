@@ -1,0 +1,62 @@
+"""Build the FastAPI application: API under /api/v1, pages at the root."""
+import logging
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.engine import Engine
+
+from backend import health
+from backend.core.config import Settings
+from backend.core.errors import NotAuthenticated, ScanPowerError
+from backend.meters.orders import OrderSink
+from backend.points import endpoints as points
+from backend.sessions import endpoints as sessions
+from backend.tariffs import endpoints as tariffs
+from backend.users import endpoints as users
+from backend.wallet import endpoints as wallet
+from billing.payments.providers import DemoProvider, PaymentProvider
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
+               broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None) -> FastAPI:
+    app = FastAPI(title="ScanPower", version="0.1.0",
+                  description="Shared scan-to-use metering (扫码用电): scan an outlet, get power, pay for what you use.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.order_sink = order_sink
+    app.state.broker_connected = broker_connected
+    app.state.payment_provider = payment_provider or DemoProvider()
+    for module in (users, points, sessions, tariffs, wallet):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    _add_pages(app)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_pages(app: FastAPI) -> None:
+    from backend.pages import routes as pages
+    pages.mount(app)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ScanPowerError)
+    async def domain_error(request: Request, exc: ScanPowerError):
+        log.info("%s %s -> %s: %s", request.method, request.url.path, type(exc).__name__, exc.detail)
+        if isinstance(exc, NotAuthenticated) and not request.url.path.startswith(API_PREFIX):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        return JSONResponse({"error": type(exc).__name__, "detail": exc.detail},
+                            status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
+                    for e in exc.errors()]
+        log.info("%s %s -> 422: %s", request.method, request.url.path, problems)
+        return JSONResponse({"error": "ValidationError", "detail": problems}, status_code=422)

@@ -1,0 +1,62 @@
+"""Request-scoped dependencies: the DB session (commit, then send orders) and the current user."""
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from backend.core.config import Settings
+from backend.core.db import unit_of_work
+from backend.core.errors import Forbidden, NotAuthenticated
+from backend.core.security import user_id_from_token
+from backend.users.models import Role, User
+
+COOKIE_NAME = "sp_session"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with unit_of_work(request.app.state.engine, request.app.state.order_sink) as db:
+        yield db
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def optional_user(request: Request, db: SessionDep, token: TokenDep) -> User | None:
+    """The user of the bearer token, else of the page cookie, else None."""
+    token = token or request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    user_id = user_id_from_token(token, request.app.state.settings.jwt_secret())
+    return db.get(User, user_id) if user_id is not None else None
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise NotAuthenticated("sign in first")
+    return user
+
+
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require(role: Role):
+    def check(user: CurrentUser) -> User:
+        if user.role != role:
+            raise Forbidden(f"this needs the {role.value} role")
+        return user
+    return check
+
+
+Operator = Annotated[User, Depends(require(Role.operator))]
+Applicant = Annotated[User, Depends(require(Role.applicant))]
+Vendor = Annotated[User, Depends(require(Role.vendor))]

@@ -1,0 +1,90 @@
+"""What meters tell us: presence, readings, and rejected messages."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from backend.core.clock import local_today, utcnow
+from backend.core.errors import NotFound
+from backend.meters.models import Reading, RejectedMessage
+from backend.points.models import Meter
+from backend.points.service import activate_on_first_contact
+from backend.sessions.models import SessionStatus, UsageSession
+from backend.sessions.service import record_live_reading
+
+
+class UnknownMeter(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class OutletSample:
+    channel: int
+    energy_wh: int
+    power_w: float
+    voltage_v: float
+    current_a: float
+    relay_closed: bool
+    session_id: int | None
+
+
+def meter_by_serial(db: Session, serial: str) -> Meter:
+    meter = db.exec(select(Meter).where(Meter.serial == serial)).first()
+    if meter is None:
+        raise UnknownMeter(f"no meter has serial {serial!r}")
+    return meter
+
+
+def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -> None:
+    meter.online = online
+    meter.last_seen = utcnow()
+    if boot_id:
+        meter.boot_id = boot_id
+    if online:
+        activate_on_first_contact(db, meter, local_today())
+
+
+def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
+                     samples: list[OutletSample]) -> int:
+    """Store each outlet's reading once per (meter, boot, seq); return how many were new."""
+    set_presence(db, meter, True, boot_id)
+    open_by_channel = _active_sessions_by_channel(db, meter)
+    stored = 0
+    for sample in samples:
+        session = open_by_channel.get(sample.channel)
+        if _insert_reading(db, meter, boot_id, seq, device_time, sample, session):
+            stored += 1
+            if session is not None:
+                record_live_reading(session, sample.energy_wh, sample.power_w, device_time)
+    return stored
+
+
+def _active_sessions_by_channel(db: Session, meter: Meter) -> dict[int, UsageSession]:
+    query = select(UsageSession).where(UsageSession.meter_id == meter.id,
+                                       UsageSession.status.in_([SessionStatus.active, SessionStatus.stopping]))
+    return {s.channel: s for s in db.exec(query)}
+
+
+def _insert_reading(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
+                    sample: OutletSample, session: UsageSession | None) -> bool:
+    values = dict(meter_id=meter.id, boot_id=boot_id, seq=seq, channel=sample.channel, device_time=device_time,
+                  received_at=utcnow(), energy_wh=sample.energy_wh, power_w=sample.power_w,
+                  voltage_v=sample.voltage_v, current_a=sample.current_a, relay_closed=sample.relay_closed,
+                  session_id=session.id if session else None)
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Reading).values(**values).on_conflict_do_nothing()
+    return db.exec(statement).rowcount == 1
+
+
+def quarantine(db: Session, topic: str, reason: str, payload: bytes) -> RejectedMessage:
+    text = payload[:4096].decode("utf-8", errors="replace")
+    rejected = RejectedMessage(topic=topic[:255], reason=reason[:1000], payload=text)
+    db.add(rejected)
+    return rejected
+
+
+def latest_rejections(db: Session, limit: int = 50) -> list[RejectedMessage]:
+    query = select(RejectedMessage).order_by(RejectedMessage.id.desc()).limit(limit)
+    return list(db.exec(query))

@@ -1,0 +1,6 @@
+"""Server-rendered pages (placeholder until the pages land)."""
+from fastapi import FastAPI
+
+
+def mount(app: FastAPI) -> None:
+    pass

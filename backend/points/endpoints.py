@@ -1,0 +1,89 @@
+from fastapi import APIRouter, Response
+
+from backend.deps import Applicant, CurrentUser, Operator, SessionDep, SettingsDep
+from backend.points import labels, service
+from backend.points.models import (MeteringPoint, MeterPublic, OutletPublic, PointApply, PointApprove,
+                                   PointPublic, PointReject, PointsPublic)
+from backend.points.views import OutletView, outlet_public, outlet_view
+
+router = APIRouter(tags=["points"])
+
+
+@router.post("/points", response_model=PointPublic, status_code=201)
+def apply_for_point(body: PointApply, db: SessionDep, applicant: Applicant) -> MeteringPoint:
+    """Submit an application for a temporary metering point."""
+    return service.apply_for_point(db, applicant, body)
+
+
+@router.get("/points", response_model=PointsPublic)
+def list_points(db: SessionDep, user: CurrentUser) -> PointsPublic:
+    """Points the user may see: all for operators, their own for applicants."""
+    found = service.list_points(db, user)
+    return PointsPublic(data=found, count=len(found))
+
+
+@router.get("/points/{point_id}", response_model=PointPublic)
+def read_point(point_id: int, db: SessionDep, user: CurrentUser) -> MeteringPoint:
+    """One metering point."""
+    return service.visible_point(db, user, point_id)
+
+
+@router.post("/points/{point_id}/approve", response_model=PointPublic)
+def approve_point(point_id: int, body: PointApprove, db: SessionDep, _: Operator) -> MeteringPoint:
+    """Approve an application: provisions the meter, its outlets and their QR codes."""
+    return service.approve_point(db, point_id, body.tariff_id)
+
+
+@router.post("/points/{point_id}/reject", response_model=PointPublic)
+def reject_point(point_id: int, body: PointReject, db: SessionDep, _: Operator) -> MeteringPoint:
+    """Reject an application with a reason."""
+    return service.reject_point(db, point_id, body.reason)
+
+
+@router.post("/points/{point_id}/close", response_model=PointPublic)
+def close_point(point_id: int, db: SessionDep, _: Operator) -> MeteringPoint:
+    """Close a point: no new sessions start on it."""
+    return service.close_point(db, point_id)
+
+
+@router.get("/points/{point_id}/outlets", response_model=list[OutletPublic])
+def list_outlets(point_id: int, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> list[OutletPublic]:
+    """The point's outlets with the URL their QR codes encode."""
+    service.visible_point(db, user, point_id)
+    return [outlet_public(o, settings.public_base_url) for o in service.outlets_of_point(db, point_id)]
+
+
+@router.get("/points/{point_id}/meter", response_model=MeterPublic)
+def read_meter(point_id: int, db: SessionDep, user: CurrentUser):
+    """The point's meter, with online status and last contact."""
+    service.visible_point(db, user, point_id)
+    meter = service.meter_of_point(db, point_id)
+    if meter is None:
+        raise service.PointNotFound(f"metering point {point_id} has no meter yet")
+    return meter
+
+
+@router.get("/outlets/{token}", response_model=OutletView)
+def read_outlet(token: str, db: SessionDep) -> OutletView:
+    """What the QR code on an outlet leads to: the outlet, its point and its price."""
+    return outlet_view(db, token)
+
+
+@router.get("/outlets/{token}/qr.png", response_class=Response)
+def outlet_qr_png(token: str, db: SessionDep, settings: SettingsDep, _: CurrentUser) -> Response:
+    """The outlet's QR code as PNG."""
+    service.outlet_by_token(db, token)
+    return Response(labels.qr_png(labels.outlet_url(settings.public_base_url, token)), media_type="image/png")
+
+
+@router.get("/outlets/{token}/qr.svg", response_class=Response)
+def outlet_qr_svg(token: str, db: SessionDep, settings: SettingsDep, _: CurrentUser) -> Response:
+    """The outlet's QR code as SVG."""
+    service.outlet_by_token(db, token)
+    return Response(labels.qr_svg(labels.outlet_url(settings.public_base_url, token)), media_type="image/svg+xml")
+
+
+@router.get("/meters", response_model=list[MeterPublic])
+def list_meters(db: SessionDep, _: Operator):
+    """Every meter with its online status (operators)."""
+    return service.list_meters(db)

@@ -1,0 +1,135 @@
+import secrets
+from datetime import date
+
+from sqlmodel import Session, select
+
+from backend.core.clock import utcnow
+from backend.core.errors import Conflict, Forbidden, NotFound
+from backend.points.labels import new_qr_token
+from backend.points.models import Meter, MeteringPoint, Outlet, PointApply, PointStatus
+from backend.points.rules import has_expired
+from backend.tariffs.service import get_tariff
+from backend.users.models import Role, User
+
+
+class PointNotFound(NotFound):
+    pass
+
+
+class OutletNotFound(NotFound):
+    pass
+
+
+class PointNotPending(Conflict):
+    pass
+
+
+class NotAnApplicant(Forbidden):
+    pass
+
+
+def apply_for_point(db: Session, applicant: User, body: PointApply) -> MeteringPoint:
+    if applicant.role != Role.applicant:
+        raise NotAnApplicant("only applicants can apply for a metering point")
+    point = MeteringPoint.model_validate(body, update={"applicant_id": applicant.id})
+    db.add(point)
+    db.flush()
+    return point
+
+
+def get_point(db: Session, point_id: int) -> MeteringPoint:
+    point = db.get(MeteringPoint, point_id)
+    if point is None:
+        raise PointNotFound(f"metering point {point_id} does not exist")
+    return point
+
+
+def visible_point(db: Session, user: User, point_id: int) -> MeteringPoint:
+    """The point if this user may see it; others' points look like missing ones."""
+    point = get_point(db, point_id)
+    if user.role == Role.operator or point.applicant_id == user.id:
+        return point
+    raise PointNotFound(f"metering point {point_id} does not exist")
+
+
+def list_points(db: Session, user: User) -> list[MeteringPoint]:
+    query = select(MeteringPoint).order_by(MeteringPoint.id)
+    if user.role != Role.operator:
+        query = query.where(MeteringPoint.applicant_id == user.id)
+    return list(db.exec(query))
+
+
+def approve_point(db: Session, point_id: int, tariff_id: int) -> MeteringPoint:
+    """Approve an application: assign the tariff, provision the meter and its outlets."""
+    point = get_point(db, point_id)
+    if point.status != PointStatus.submitted:
+        raise PointNotPending(f"metering point {point_id} is {point.status.value}, not submitted")
+    point.tariff_id = get_tariff(db, tariff_id).id
+    point.status = PointStatus.approved
+    point.approved_at = utcnow()
+    meter = provision_meter(db, point)
+    for channel in range(1, point.outlet_count + 1):
+        db.add(Outlet(meter_id=meter.id, point_id=point.id, channel=channel,
+                      rated_current_a=point.outlet_rated_current_a, qr_token=new_qr_token()))
+    db.flush()
+    return point
+
+
+def provision_meter(db: Session, point: MeteringPoint) -> Meter:
+    serial = f"SP{point.id:08d}"
+    meter = Meter(point_id=point.id, serial=serial, mqtt_username=serial,
+                  mqtt_password=secrets.token_urlsafe(24))
+    db.add(meter)
+    db.flush()
+    return meter
+
+
+def reject_point(db: Session, point_id: int, reason: str) -> MeteringPoint:
+    point = get_point(db, point_id)
+    if point.status != PointStatus.submitted:
+        raise PointNotPending(f"metering point {point_id} is {point.status.value}, not submitted")
+    point.status = PointStatus.rejected
+    point.status_note = reason
+    return point
+
+
+def activate_on_first_contact(db: Session, meter: Meter, today: date) -> None:
+    """An approved point becomes active when its meter first comes online within validity."""
+    point = get_point(db, meter.point_id)
+    if point.status == PointStatus.approved and point.valid_from <= today <= point.valid_until:
+        point.status = PointStatus.active
+
+
+def close_point(db: Session, point_id: int) -> MeteringPoint:
+    point = get_point(db, point_id)
+    point.status = PointStatus.closed
+    return point
+
+
+def expire_points(db: Session, today: date) -> list[MeteringPoint]:
+    """Mark points whose validity period has ended as expired."""
+    live = [PointStatus.approved, PointStatus.active]
+    points = db.exec(select(MeteringPoint).where(MeteringPoint.status.in_(live)))
+    expired = [p for p in points if has_expired(p, today)]
+    for point in expired:
+        point.status = PointStatus.expired
+    return expired
+
+
+def meter_of_point(db: Session, point_id: int) -> Meter | None:
+    return db.exec(select(Meter).where(Meter.point_id == point_id)).first()
+
+
+def outlets_of_point(db: Session, point_id: int) -> list[Outlet]:
+    return list(db.exec(select(Outlet).where(Outlet.point_id == point_id).order_by(Outlet.channel)))
+
+
+def outlet_by_token(db: Session, token: str) -> Outlet:
+    outlet = db.exec(select(Outlet).where(Outlet.qr_token == token)).first()
+    if outlet is None:
+        raise OutletNotFound("no outlet has this QR code")
+    return outlet
+
+
+def list_meters(db: Session) -> list[Meter]:
+    return list(db.exec(select(Meter).order_by(Meter.id)))

@@ -1,0 +1,36 @@
+from fastapi import APIRouter
+
+from backend.deps import CurrentUser, SessionDep, SettingsDep, Vendor
+from backend.sessions import service
+from backend.sessions.models import SessionPublic, SessionsPublic, SessionStart
+from backend.sessions.views import session_public
+
+router = APIRouter(tags=["sessions"])
+
+
+@router.post("/sessions", response_model=SessionPublic, status_code=201)
+def start_session(body: SessionStart, db: SessionDep, vendor: Vendor, settings: SettingsDep) -> SessionPublic:
+    """Start a session on the scanned outlet; the relay closes when the meter acknowledges."""
+    session = service.start_session(db, vendor, body.outlet_token, settings.min_start_balance,
+                                    settings.command_timeout_seconds)
+    return session_public(session)
+
+
+@router.get("/sessions", response_model=SessionsPublic)
+def list_sessions(db: SessionDep, user: CurrentUser, open_only: bool = False) -> SessionsPublic:
+    """Sessions the user may see, newest first (vendor: own; applicant: on own points; operator: all)."""
+    found = [session_public(s) for s in service.list_sessions(db, user, open_only)]
+    return SessionsPublic(data=found, count=len(found))
+
+
+@router.get("/sessions/{session_id}", response_model=SessionPublic)
+def read_session(session_id: int, db: SessionDep, user: CurrentUser) -> SessionPublic:
+    """One session with live energy and cost while it runs, settled figures after."""
+    return session_public(service.visible_session(db, user, session_id))
+
+
+@router.post("/sessions/{session_id}/stop", response_model=SessionPublic)
+def stop_session(session_id: int, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> SessionPublic:
+    """Stop a session (its vendor, or an operator remotely); the meter opens the relay."""
+    session = service.request_stop(db, user, session_id, settings.command_timeout_seconds)
+    return session_public(session)

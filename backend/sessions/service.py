@@ -1,0 +1,268 @@
+"""The session lifecycle: start, the meter's acks, stop, and settlement."""
+import logging
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from backend.core.clock import as_utc, local_today, utcnow
+from backend.core.errors import Conflict, NotFound
+from backend.meters.orders import RelayOrder, queue_order
+from backend.points import service as points
+from backend.points.models import Meter
+from backend.points.rules import refusal_to_serve
+from backend.sessions.models import OPEN_STATUSES, SessionStatus, StopReason, UsageSession
+from backend.tariffs.service import get_tariff
+from backend.users.models import Role, User
+from billing.pricing import energy_affordable, energy_amount
+from billing.settlement import RegisterWentBackwards, settle
+from billing.wallet.service import charge_session, wallet_balance
+
+log = logging.getLogger(__name__)
+
+
+class SessionNotFound(NotFound):
+    pass
+
+
+class OutletBusy(Conflict):
+    pass
+
+
+class PointNotServing(Conflict):
+    pass
+
+
+class MeterOffline(Conflict):
+    pass
+
+
+class InsufficientBalance(Conflict):
+    pass
+
+
+class SessionNotStoppable(Conflict):
+    pass
+
+
+def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Decimal,
+                  command_timeout: int) -> UsageSession:
+    """Open a session on the scanned outlet and order its relay closed."""
+    outlet = points.outlet_by_token(db, outlet_token)
+    point = points.get_point(db, outlet.point_id)
+    refusal = refusal_to_serve(point, local_today())
+    if refusal:
+        raise PointNotServing(refusal)
+    if open_session_on_outlet(db, outlet.id) is not None:
+        raise OutletBusy(f"outlet {outlet.channel} is in use by another session")
+    meter = db.get(Meter, outlet.meter_id)
+    if not meter.online:
+        raise MeterOffline(f"the meter of {point.name!r} is offline; try again in a moment")
+    price = get_tariff(db, point.tariff_id).price_per_kwh
+    spendable = spendable_balance(db, vendor.id)
+    if spendable < min_balance:
+        raise InsufficientBalance(f"balance {spendable} yuan is below the {min_balance} yuan needed to start")
+    session = UsageSession(outlet_id=outlet.id, point_id=point.id, meter_id=meter.id, vendor_id=vendor.id,
+                           channel=outlet.channel, price_per_kwh=price,
+                           energy_limit_wh=energy_affordable(spendable, price), start_cmd_id=_cmd_id())
+    _insert_claiming_outlet(db, session)
+    _order(db, meter, session, "close", session.start_cmd_id, command_timeout)
+    return session
+
+
+def _insert_claiming_outlet(db: Session, session: UsageSession) -> None:
+    try:
+        with db.begin_nested():
+            db.add(session)
+            db.flush()
+    except IntegrityError:
+        raise OutletBusy(f"outlet {session.channel} is in use by another session") from None
+
+
+def spendable_balance(db: Session, vendor_id: int) -> Decimal:
+    """The wallet balance less what the vendor's other open sessions may still spend."""
+    reserved = sum((energy_amount(s.energy_limit_wh, s.price_per_kwh) for s in _open_sessions_of(db, vendor_id)),
+                   Decimal("0.00"))
+    return wallet_balance(db, vendor_id) - reserved
+
+
+def _open_sessions_of(db: Session, vendor_id: int) -> list[UsageSession]:
+    query = select(UsageSession).where(UsageSession.vendor_id == vendor_id, UsageSession.status.in_(OPEN_STATUSES))
+    return list(db.exec(query))
+
+
+def open_session_on_outlet(db: Session, outlet_id: int) -> UsageSession | None:
+    query = select(UsageSession).where(UsageSession.outlet_id == outlet_id, UsageSession.status.in_(OPEN_STATUSES))
+    return db.exec(query).first()
+
+
+def request_stop(db: Session, actor: User, session_id: int, command_timeout: int) -> UsageSession:
+    """Order the relay open; a repeated stop re-sends the same command."""
+    session = visible_session(db, actor, session_id)
+    if session.status not in (SessionStatus.starting, SessionStatus.active, SessionStatus.stopping):
+        raise SessionNotStoppable(f"session {session_id} is {session.status.value}")
+    if session.status != SessionStatus.stopping:
+        session.status = SessionStatus.stopping
+        session.stop_cmd_id = _cmd_id()
+        session.stop_requested_at = utcnow()
+        session.stop_reason = StopReason.vendor if actor.id == session.vendor_id else StopReason.remote
+    _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, command_timeout)
+    return session
+
+
+def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok: bool, reason: str | None,
+                         register_wh: int, at: datetime) -> UsageSession | None:
+    """Turn a meter's ack into session state; repeats and unknown commands change nothing."""
+    session = _session_by_command(db, meter, cmd_id)
+    if session is None:
+        log.warning("ack for unknown command %s from meter %s", cmd_id, meter.serial)
+        return None
+    if action == "close":
+        _close_acknowledged(session, ok, reason, register_wh, at)
+    elif ok and session.status in (SessionStatus.active, SessionStatus.stopping):
+        _finish(db, session, register_wh, at, session.stop_reason or StopReason.remote)
+    return session
+
+
+def _close_acknowledged(session: UsageSession, ok: bool, reason: str | None, register_wh: int,
+                        at: datetime) -> None:
+    if session.start_register_wh is not None or session.status == SessionStatus.failed:
+        return
+    if not ok:
+        session.status = SessionStatus.failed
+        session.failure_reason = f"the meter refused: {reason or 'no reason given'}"
+        session.ended_at = at
+        return
+    session.start_register_wh = session.latest_register_wh = register_wh
+    session.started_at = session.latest_reading_at = at
+    if session.status == SessionStatus.starting:
+        session.status = SessionStatus.active
+
+
+def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, reason: str, register_wh: int,
+                   at: datetime) -> UsageSession | None:
+    """The meter opened the relay itself (limit reached, fault); close and settle."""
+    session = db.get(UsageSession, session_id)
+    if session is None or session.meter_id != meter.id or session.channel != channel:
+        log.warning("meter %s ended unknown session %s on channel %s", meter.serial, session_id, channel)
+        return None
+    if session.status in (SessionStatus.active, SessionStatus.stopping):
+        stop_reason = StopReason.limit_reached if reason == "limit_reached" else StopReason.meter
+        _finish(db, session, register_wh, at, stop_reason)
+    return session
+
+
+def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datetime, reason: StopReason) -> None:
+    session.stop_register_wh = session.latest_register_wh = stop_register_wh
+    session.ended_at = session.latest_reading_at = at
+    session.stop_reason = reason
+    settle_session(db, session)
+
+
+def settle_session(db: Session, session: UsageSession) -> None:
+    """Price the register delta and debit the vendor's wallet; idempotent per session."""
+    try:
+        bill = settle(session.start_register_wh, session.stop_register_wh, session.price_per_kwh)
+    except RegisterWentBackwards as exc:
+        log.error("session %s not billed: %s", session.id, exc)
+        session.failure_reason = f"not billed: {exc}"
+        session.energy_wh, session.amount = 0, Decimal("0.00")
+    else:
+        session.energy_wh, session.amount = bill.energy_wh, bill.amount
+    charge_session(db, session.vendor_id, session.id, session.amount)
+    session.status = SessionStatus.completed
+
+
+def record_live_reading(session: UsageSession, register_wh: int, power_w: float, at: datetime) -> None:
+    if session.status != SessionStatus.active or session.start_register_wh is None:
+        return
+    if session.latest_reading_at is None or at >= as_utc(session.latest_reading_at):
+        session.latest_register_wh = max(register_wh, session.start_register_wh)
+        session.latest_power_w = power_w
+        session.latest_reading_at = at
+
+
+def visible_session(db: Session, user: User, session_id: int) -> UsageSession:
+    """The session if this user may see it; others' sessions look like missing ones."""
+    session = db.get(UsageSession, session_id)
+    if session is not None and _may_see(db, user, session):
+        return session
+    raise SessionNotFound(f"session {session_id} does not exist")
+
+
+def _may_see(db: Session, user: User, session: UsageSession) -> bool:
+    if user.role == Role.operator or session.vendor_id == user.id:
+        return True
+    return user.role == Role.applicant and points.get_point(db, session.point_id).applicant_id == user.id
+
+
+def list_sessions(db: Session, user: User, open_only: bool = False, limit: int = 100) -> list[UsageSession]:
+    query = select(UsageSession).order_by(UsageSession.id.desc()).limit(limit)
+    if user.role == Role.vendor:
+        query = query.where(UsageSession.vendor_id == user.id)
+    elif user.role == Role.applicant:
+        mine = [p.id for p in points.list_points(db, user)]
+        query = query.where(UsageSession.point_id.in_(mine))
+    if open_only:
+        query = query.where(UsageSession.status.in_(OPEN_STATUSES))
+    return list(db.exec(query))
+
+
+def live_energy_wh(session: UsageSession) -> int:
+    if session.energy_wh is not None:
+        return session.energy_wh
+    if session.start_register_wh is None or session.latest_register_wh is None:
+        return 0
+    return max(session.latest_register_wh - session.start_register_wh, 0)
+
+
+def live_amount(session: UsageSession) -> Decimal:
+    if session.amount is not None:
+        return session.amount
+    return energy_amount(live_energy_wh(session), session.price_per_kwh)
+
+
+def _session_by_command(db: Session, meter: Meter, cmd_id: str) -> UsageSession | None:
+    query = select(UsageSession).where(
+        UsageSession.meter_id == meter.id,
+        (UsageSession.start_cmd_id == cmd_id) | (UsageSession.stop_cmd_id == cmd_id))
+    return db.exec(query).first()
+
+
+def _order(db: Session, meter: Meter, session: UsageSession, action: str, cmd_id: str, timeout: int) -> None:
+    limit = session.energy_limit_wh if action == "close" else None
+    queue_order(db, RelayOrder(meter_serial=meter.serial, channel=session.channel, action=action,
+                               session_id=session.id, cmd_id=cmd_id, energy_limit_wh=limit,
+                               deadline=utcnow() + timedelta(seconds=timeout)))
+
+
+def _cmd_id() -> str:
+    return uuid.uuid4().hex
+
+
+def expire_unacknowledged_starts(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
+    """Fail sessions whose start the meter never acknowledged, and make sure the relay is open."""
+    cutoff = now - timedelta(seconds=timeout)
+    query = select(UsageSession).where(UsageSession.status == SessionStatus.starting,
+                                       UsageSession.requested_at < cutoff)
+    failed = list(db.exec(query))
+    for session in failed:
+        session.status = SessionStatus.failed
+        session.failure_reason = f"the meter did not acknowledge the start within {timeout} s; nothing was charged"
+        session.ended_at = now
+        session.stop_cmd_id = _cmd_id()
+        _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, timeout)
+    return failed
+
+
+def resend_pending_stops(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
+    """Repeat the open command (same id) for stops the meter has not acknowledged yet."""
+    cutoff = now - timedelta(seconds=timeout)
+    query = select(UsageSession).where(UsageSession.status == SessionStatus.stopping,
+                                       UsageSession.stop_requested_at < cutoff)
+    pending = list(db.exec(query))
+    for session in pending:
+        _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, timeout)
+    return pending

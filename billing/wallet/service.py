@@ -1,0 +1,22 @@
+"""A vendor's prepaid wallet: a ledger account whose balance is the money they can spend."""
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from billing.ledger import service as ledger
+from billing.ledger.models import LedgerAccount
+
+
+def wallet_account(db: Session, user_id: int) -> LedgerAccount:
+    return ledger.account(db, f"wallet:{user_id}", "vendor_wallet", user_id)
+
+
+def wallet_balance(db: Session, user_id: int) -> Decimal:
+    return ledger.balance(db, wallet_account(db, user_id))
+
+
+def charge_session(db: Session, user_id: int, session_id: int, amount: Decimal) -> None:
+    """Debit a settled session from the wallet to revenue; once per session."""
+    revenue = ledger.account(db, ledger.REVENUE, "revenue")
+    ledger.transfer(db, f"settle:{session_id}", "settlement", wallet_account(db, user_id), revenue,
+                    amount, memo=f"session {session_id}", session_id=session_id)

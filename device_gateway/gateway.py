@@ -1,0 +1,130 @@
+"""The MQTT gateway: paho's thread only enqueues; one worker stores, commits, then acks."""
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from backend.core.db import unit_of_work
+from backend.meters.orders import RelayOrder
+from backend.meters.service import UnknownMeter, quarantine
+from device_gateway.broker_url import BrokerAddress
+from device_gateway.commands import MqttOrderSink
+from device_gateway.connection import new_client
+from device_gateway.handlers import handle
+from device_gateway.metrics import GatewayMetrics
+from device_gateway.protocol import BadMessage, Topics
+
+log = logging.getLogger(__name__)
+DB_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class Gateway:
+    def __init__(self, broker: BrokerAddress, engine: Engine, topics: Topics, client_id: str,
+                 share_group: str = ""):
+        self.metrics = GatewayMetrics()
+        self._engine = engine
+        self._topics = topics
+        self._share_group = share_group
+        self._inbox: queue.Queue[Inbound | None] = queue.Queue()
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._broker = broker
+        # A persistent session: QoS 1 messages wait at the broker while we are away.
+        self.client = new_client(broker, client_id, clean_session=False, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._sink = MqttOrderSink(self.client, topics)
+        self._worker = threading.Thread(target=self._work, name="gateway-worker", daemon=True)
+
+    def start(self) -> None:
+        self._worker.start()
+        self.client.connect_async(self._broker.host, self._broker.port, keepalive=30)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._inbox.put(None)
+        self._worker.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def send(self, order: RelayOrder) -> None:
+        """OrderSink: publish a relay command (after the deciding transaction committed)."""
+        self._sink.send(order)
+        self.metrics.count("commands_sent")
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("gateway could not connect to %s: %s", self._broker.url, reason_code)
+            return
+        client.subscribe([(f, 1) for f in self._topics.uplink_filters(self._share_group)])
+        self._connected.set()
+        log.info("gateway connected to %s", self._broker.url)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("gateway lost the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(Inbound(message.topic, message.payload, message.mid, message.qos))
+
+    def _work(self) -> None:
+        while (item := self._inbox.get()) is not None:
+            if self._process(item):
+                self.client.ack(item.mid, item.qos)
+
+    def _process(self, item: Inbound) -> bool:
+        """Apply the message; False only when stopping before it could be stored."""
+        self.metrics.count("received")
+        while not self._stopping.is_set():
+            try:
+                self._apply(item)
+                return True
+            except OperationalError as exc:
+                # The database is away: keep the message unacknowledged and try again.
+                self.metrics.count("db_retries")
+                log.warning("database unavailable, retrying %s: %s", item.topic, exc.orig)
+                time.sleep(DB_RETRY_SECONDS)
+        return False
+
+    def _apply(self, item: Inbound) -> None:
+        try:
+            with unit_of_work(self._engine, self) as db:
+                kind = handle(db, self._topics, item.topic, item.payload)
+            self.metrics.count(f"handled_{kind}")
+        except (BadMessage, UnknownMeter) as exc:
+            self._reject(item, str(exc.args[0] if exc.args else exc))
+        except OperationalError:
+            raise
+        except Exception as exc:
+            log.exception("failed to handle message on %s", item.topic)
+            self._reject(item, f"internal error: {type(exc).__name__}: {exc}")
+            self.metrics.count("errors")
+
+    def _reject(self, item: Inbound, reason: str) -> None:
+        log.warning("rejected message on %s: %s", item.topic, reason)
+        self.metrics.count("rejected")
+        with unit_of_work(self._engine, self) as db:
+            quarantine(db, item.topic, reason, item.payload)

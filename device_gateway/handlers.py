@@ -1,0 +1,40 @@
+"""Turn one decoded uplink message into calls on the backend services."""
+from sqlmodel import Session
+
+from backend.meters import service as meters
+from backend.meters.service import OutletSample
+from backend.points.models import Meter
+from backend.sessions import service as sessions
+from device_gateway.protocol import Ack, Message, SessionEnded, Status, Telemetry, Topics, decode
+
+
+def handle(db: Session, topics: Topics, topic: str, payload: bytes) -> str:
+    """Validate and apply one message; return its kind. Raises BadMessage or UnknownMeter."""
+    serial, kind = topics.parse(topic)
+    message = decode(kind, payload)
+    meter = meters.meter_by_serial(db, serial)
+    _apply(db, meter, message)
+    return kind
+
+
+def _apply(db: Session, meter: Meter, message: Message) -> None:
+    match message:
+        case Telemetry():
+            meters.record_telemetry(db, meter, message.boot_id, message.seq, message.ts,
+                                    [_sample(o) for o in message.outlets])
+        case Ack():
+            meters.set_presence(db, meter, True, message.boot_id)
+            sessions.command_acknowledged(db, meter, message.cmd_id, message.action, message.result == "ok",
+                                          message.reason, message.energy_wh, message.ts)
+        case SessionEnded():
+            meters.set_presence(db, meter, True, message.boot_id)
+            sessions.ended_by_meter(db, meter, message.ch, message.session_id, message.reason,
+                                    message.energy_wh, message.ts)
+        case Status():
+            meters.set_presence(db, meter, message.state == "online", message.boot_id)
+
+
+def _sample(reading) -> OutletSample:
+    return OutletSample(channel=reading.ch, energy_wh=reading.energy_wh, power_w=reading.power_w,
+                        voltage_v=reading.voltage_v, current_a=reading.current_a,
+                        relay_closed=reading.relay == "closed", session_id=reading.session_id)

@@ -1,0 +1,149 @@
+"""`scanpower`: one command whose subcommands start each part of the platform."""
+import logging
+import signal
+import threading
+
+import typer
+
+from backend.core.config import get_settings
+
+app = typer.Typer(help="ScanPower — shared scan-to-use metering (扫码用电).", no_args_is_help=True,
+                  add_completion=False)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for noisy in ("amqtt", "transitions", "apscheduler", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _wait_for_ctrl_c() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+@app.command()
+def run(demo: bool = typer.Option(True, help="Seed the demo site and simulate its meters.")) -> None:
+    """Run everything in one process: broker (embedded unless MQTT_URL), gateway, API and pages, demo meters."""
+    from scanpower.demo import ACCOUNTS
+    from scanpower.platform import Platform
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    platform = Platform(settings, demo=demo, simulate=demo)
+    try:
+        platform.start()
+    except RuntimeError as exc:
+        platform.stop()
+        typer.secho(f"cannot start: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    _print_banner(platform, ACCOUNTS if demo else ())
+    _wait_for_ctrl_c()
+    typer.echo("stopping…")
+    platform.stop()
+    typer.echo("stopped.")
+
+
+def _print_banner(platform, accounts) -> None:
+    typer.echo("")
+    typer.secho("ScanPower is running", bold=True)
+    typer.echo(f"  web and API   {platform.web_url}   (API docs: {platform.web_url}/docs)")
+    typer.echo(f"  MQTT broker   {platform.broker_url}")
+    typer.echo(f"  database      {platform.settings.database_url}")
+    for note in platform.notes:
+        typer.secho(f"  note: {note}", fg="yellow")
+    if accounts:
+        typer.echo("  demo sign-ins (phone / password):")
+        for account in accounts:
+            typer.echo(f"    {account.role.value:<9} {account.phone} / {account.password}")
+        typer.echo(f"  try it: sign in as the vendor at {platform.web_url}/me and open an outlet's QR link,")
+        typer.echo(f"          or see every outlet and its QR code at {platform.web_url}/operator")
+    typer.echo("  Ctrl-C stops everything.")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from backend.core.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    typer.echo(f"schema is up to date on {settings.database_url}")
+
+
+@app.command()
+def api() -> None:
+    """Serve the API and pages only; relay commands go to the broker at MQTT_URL."""
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.core.db import make_engine
+    from device_gateway.broker_url import BrokerAddress
+    from device_gateway.commands import MqttOrderSink
+    from device_gateway.connection import PublishOnlyClient
+    from device_gateway.protocol import Topics
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    broker = BrokerAddress.parse(_require_mqtt_url(settings))
+    publisher = PublishOnlyClient(broker, f"scanpower-api-{_suffix()}")
+    sink = MqttOrderSink(publisher.client, Topics(settings.mqtt_topic_prefix))
+    app_ = create_app(settings, make_engine(settings.database_url), sink, publisher.client.is_connected)
+    uvicorn.run(app_, host=settings.http_host, port=settings.http_port)
+    publisher.close()
+
+
+@app.command()
+def gateway() -> None:
+    """Run the MQTT gateway and the scheduler against MQTT_URL and DATABASE_URL."""
+    from backend.core.db import make_engine
+    from device_gateway.broker_url import BrokerAddress
+    from device_gateway.gateway import Gateway
+    from device_gateway.protocol import Topics
+    from scanpower.scheduler import build_scheduler
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    gw = Gateway(BrokerAddress.parse(_require_mqtt_url(settings)), engine, Topics(settings.mqtt_topic_prefix),
+                 settings.gateway_client_id, settings.gateway_share_group)
+    gw.start()
+    scheduler = build_scheduler(settings, engine, gw)
+    scheduler.start()
+    typer.echo(f"gateway running against {settings.mqtt_url}; Ctrl-C stops it")
+    _wait_for_ctrl_c()
+    scheduler.shutdown(wait=False)
+    gw.stop()
+
+
+@app.command()
+def sim(count: int = typer.Option(10, min=1, max=50_000, help="How many meters."),
+        channels: int = typer.Option(4, min=1, max=32, help="Outlets per meter."),
+        serial_prefix: str = typer.Option("SIM", help="Meters are named PREFIX00001, PREFIX00002, …"),
+        seconds: float | None = typer.Option(None, min=1, help="Stop after this long (default: Ctrl-C)."),
+        mqtt_url: str = typer.Option("", help="Broker; default MQTT_URL.")) -> None:
+    """Run simulated meters that speak protocol v1 to a broker."""
+    from firmware_sim.cli import run_fleet
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    run_fleet(mqtt_url or _require_mqtt_url(settings), count, channels, settings.mqtt_topic_prefix,
+              serial_prefix, seconds)
+
+
+def _require_mqtt_url(settings) -> str:
+    if not settings.mqtt_url:
+        typer.secho("set MQTT_URL (for example mqtt://127.0.0.1:1883)", fg="red", err=True)
+        raise typer.Exit(2)
+    return settings.mqtt_url
+
+
+def _suffix() -> str:
+    import secrets
+    return secrets.token_hex(3)
+
+
+if __name__ == "__main__":
+    app()

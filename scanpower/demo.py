@@ -1,0 +1,88 @@
+"""The demo site: an operator, an applicant, a vendor and two provisioned points."""
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from backend.core.clock import local_today
+from backend.points import service as points
+from backend.points.models import Meter, MeteringPoint, PointApply, Purpose
+from backend.tariffs.models import TariffCategory
+from backend.tariffs.service import ensure_default_tariffs
+from backend.users.models import Role, User
+from backend.users.service import create_user
+from billing.payments.providers import DemoProvider
+from billing.payments.service import top_up
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: Role
+    phone: str
+    password: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DemoMeter:
+    serial: str
+    password: str
+    channels: int
+    purpose: Purpose
+
+
+OPERATOR = DemoAccount(Role.operator, "13800000000", "operator-demo", "Grid operator (demo)")
+APPLICANT = DemoAccount(Role.applicant, "13900000000", "applicant-demo", "Qiaotou village collective")
+VENDOR = DemoAccount(Role.vendor, "13700000000", "vendor-demo", "Night-market vendor (demo)")
+ACCOUNTS = (OPERATOR, APPLICANT, VENDOR)
+VENDOR_STARTING_BALANCE = Decimal("50.00")
+
+POINTS = [
+    (dict(name="Qiaotou night market", address="Qiaotou Square, Yixing, Jiangsu", latitude=31.3406,
+          longitude=119.8232, purpose=Purpose.night_market, capacity_kw=Decimal("30"), outlet_count=8,
+          outlet_rated_current_a=Decimal("16")), TariffCategory.commercial),
+    (dict(name="Well No. 3, Dongfeng fields", address="Dongfeng village, Xinghua, Jiangsu", latitude=32.9108,
+          longitude=119.8522, purpose=Purpose.irrigation, capacity_kw=Decimal("11"), outlet_count=1,
+          outlet_rated_current_a=Decimal("32")), TariffCategory.agricultural),
+]
+
+
+def seed_demo(db: Session) -> list[DemoMeter]:
+    """Create the demo site once; later calls return the same meters."""
+    tariffs = {t.category: t for t in ensure_default_tariffs(db)}
+    users = {a.role: _account(db, a) for a in ACCOUNTS}
+    for fields, category in POINTS:
+        _point(db, users[Role.applicant], fields, tariffs[category].id)
+    return [_demo_meter(db, m) for m in db.exec(select(Meter).order_by(Meter.id))
+            if _is_demo_point(db, m.point_id, users[Role.applicant].id)]
+
+
+def _account(db: Session, account: DemoAccount) -> User:
+    user = db.exec(select(User).where(User.phone == account.phone)).first()
+    if user is None:
+        user = create_user(db, account.phone, account.password, account.role, account.name)
+        if account.role == Role.vendor:
+            top_up(db, user.id, VENDOR_STARTING_BALANCE, DemoProvider())
+    return user
+
+
+def _point(db: Session, applicant: User, fields: dict, tariff_id: int) -> None:
+    exists = db.exec(select(MeteringPoint).where(MeteringPoint.name == fields["name"],
+                                                 MeteringPoint.applicant_id == applicant.id)).first()
+    if exists is not None:
+        return
+    today = local_today()
+    body = PointApply(**fields, valid_from=today - timedelta(days=1), valid_until=today + timedelta(days=180))
+    point = points.apply_for_point(db, applicant, body)
+    points.approve_point(db, point.id, tariff_id)
+
+
+def _is_demo_point(db: Session, point_id: int, applicant_id: int) -> bool:
+    return db.get(MeteringPoint, point_id).applicant_id == applicant_id
+
+
+def _demo_meter(db: Session, meter: Meter) -> DemoMeter:
+    point = db.get(MeteringPoint, meter.point_id)
+    return DemoMeter(serial=meter.serial, password=meter.mqtt_password, channels=point.outlet_count,
+                     purpose=point.purpose)

@@ -1,0 +1,110 @@
+"""Compose the running platform: broker, gateway, API and pages, scheduler, demo meters."""
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import uvicorn
+from sqlalchemy.engine import Engine
+
+from backend.app import create_app
+from backend.core.config import Settings
+from backend.core.db import make_engine, unit_of_work
+from backend.core.migrate import upgrade
+from device_gateway.broker_url import BrokerAddress
+from device_gateway.embedded_broker import EmbeddedBroker, free_port, port_is_free
+from device_gateway.gateway import Gateway
+from device_gateway.protocol import Topics
+from scanpower.demo import DemoMeter, seed_demo
+from scanpower.scheduler import build_scheduler
+from scanpower.simulation import start_demo_fleet
+
+log = logging.getLogger(__name__)
+EMBEDDED_BROKER_PORT = 1883
+
+
+@dataclass
+class Platform:
+    """Everything `scanpower run` starts, in one process; `stop()` undoes `start()` in reverse."""
+
+    settings: Settings
+    demo: bool = True
+    simulate: bool = True
+    broker_url: str = ""
+    web_url: str = ""
+    demo_meters: list[DemoMeter] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    engine: Engine | None = None
+    gateway: Gateway | None = None
+    fleet: object | None = None
+    _stack: list = field(default_factory=list)
+
+    def start(self) -> "Platform":
+        upgrade(self.settings.database_url)
+        self.engine = make_engine(self.settings.database_url)
+        self._stack.append(self.engine.dispose)
+        self._start_broker()
+        self._start_gateway()
+        self._start_web()
+        scheduler = build_scheduler(self.settings, self.engine, self.gateway)
+        scheduler.start()
+        self._stack.append(lambda: scheduler.shutdown(wait=False))
+        if self.demo:
+            with unit_of_work(self.engine, self.gateway) as db:
+                self.demo_meters = seed_demo(db)
+        if self.simulate and self.demo_meters:
+            self.fleet = start_demo_fleet(BrokerAddress.parse(self.broker_url), self.settings.mqtt_topic_prefix,
+                                          self.demo_meters)
+            self._stack.append(self.fleet.stop)
+        return self
+
+    def stop(self) -> None:
+        while self._stack:
+            undo = self._stack.pop()
+            try:
+                undo()
+            except Exception:
+                log.exception("error while stopping")
+
+    def _start_broker(self) -> None:
+        if self.settings.mqtt_url:
+            self.broker_url = self.settings.mqtt_url
+            return
+        port = EMBEDDED_BROKER_PORT
+        if not port_is_free("127.0.0.1", port):
+            port = free_port()
+            self.notes.append(f"port {EMBEDDED_BROKER_PORT} is taken (another broker?), "
+                              f"so the embedded broker listens on {port} instead")
+        broker = EmbeddedBroker("127.0.0.1", port)
+        broker.start()
+        self._stack.append(broker.stop)
+        self.broker_url = broker.url
+
+    def _start_gateway(self) -> None:
+        topics = Topics(self.settings.mqtt_topic_prefix)
+        self.gateway = Gateway(BrokerAddress.parse(self.broker_url), self.engine, topics,
+                               self.settings.gateway_client_id, self.settings.gateway_share_group)
+        self.gateway.start()
+        self._stack.append(self.gateway.stop)
+        if not self.gateway.wait_connected(15):
+            raise RuntimeError(f"the gateway could not connect to the MQTT broker at {self.broker_url}")
+
+    def _start_web(self) -> None:
+        host, port = self.settings.http_host, self.settings.http_port
+        if not port_is_free(host, port):
+            raise RuntimeError(f"http://{host}:{port} is taken; set HTTP_PORT to another port")
+        app = create_app(self.settings, self.engine, self.gateway, lambda: self.gateway.connected)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+        thread.start()
+        self._stack.append(lambda: (setattr(server, "should_exit", True), thread.join(10)))
+        _wait_until(lambda: server.started, 15, f"the web server did not start on {host}:{port}")
+        self.web_url = f"http://{host}:{port}"
+
+
+def _wait_until(predicate, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(message)
+        time.sleep(0.05)

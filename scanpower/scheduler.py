@@ -1,0 +1,39 @@
+"""Timed work (APScheduler): each job is one unit of work calling the same services as the API."""
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine
+
+from backend.core.clock import local_today, utcnow
+from backend.core.config import Settings
+from backend.core.db import unit_of_work
+from backend.meters.orders import OrderSink
+from backend.points.service import expire_points
+from backend.sessions.service import expire_unacknowledged_starts, resend_pending_stops
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
+
+    def job(name, work):
+        def run():
+            try:
+                with unit_of_work(engine, sink) as db:
+                    touched = work(db)
+                if touched:
+                    log.info("%s: %d", name, len(touched))
+            except Exception:
+                log.exception("scheduled job %s failed", name)
+        return run
+
+    timeout = settings.command_timeout_seconds
+    scheduler.add_job(job("expire_points", lambda db: expire_points(db, local_today())), "interval", minutes=5,
+                      id="expire_points", next_run_time=utcnow())
+    scheduler.add_job(job("expire_unacknowledged_starts",
+                          lambda db: expire_unacknowledged_starts(db, utcnow(), timeout)),
+                      "interval", seconds=5, id="expire_starts")
+    scheduler.add_job(job("resend_pending_stops", lambda db: resend_pending_stops(db, utcnow(), timeout)),
+                      "interval", seconds=max(timeout // 2, 5), id="resend_stops")
+    return scheduler
