@@ -58,7 +58,7 @@ class EmbeddedBroker:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         config = {"listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-                  "sys_interval": 0, "auth": {"allow-anonymous": True}, "topic-check": {"enabled": False}}
+                  "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}}
         try:
             self._broker = Broker(config, loop=self._loop)
             self._loop.run_until_complete(self._broker.start())

@@ -17,7 +17,7 @@ from device_gateway.gateway import Gateway
 from device_gateway.protocol import Topics
 from scanpower.demo import DemoMeter, seed_demo
 from scanpower.scheduler import build_scheduler
-from scanpower.simulation import start_demo_fleet
+from scanpower.simulation import LoadChooser, demo_loads, start_demo_fleet
 
 log = logging.getLogger(__name__)
 EMBEDDED_BROKER_PORT = 1883
@@ -30,6 +30,7 @@ class Platform:
     settings: Settings
     demo: bool = True
     simulate: bool = True
+    choose_loads: LoadChooser = demo_loads
     broker_url: str = ""
     web_url: str = ""
     demo_meters: list[DemoMeter] = field(default_factory=list)
@@ -54,7 +55,7 @@ class Platform:
                 self.demo_meters = seed_demo(db)
         if self.simulate and self.demo_meters:
             self.fleet = start_demo_fleet(BrokerAddress.parse(self.broker_url), self.settings.mqtt_topic_prefix,
-                                          self.demo_meters)
+                                          self.demo_meters, self.choose_loads)
             self._stack.append(self.fleet.stop)
         return self
 

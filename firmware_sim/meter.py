@@ -1,0 +1,156 @@
+"""One simulated smart meter with relays: a state machine driven by the caller's clock."""
+import itertools
+import random
+import secrets
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal
+
+from device_gateway.protocol import (
+    MAX_OUTLETS,
+    Ack,
+    Command,
+    Message,
+    OutletReading,
+    SessionEnded,
+    Status,
+    Telemetry,
+    timestamp,
+)
+from firmware_sim.loads import LoadProfile
+from firmware_sim.outlet import OutletState
+
+NOMINAL_VOLTAGE_V = 220.0
+VOLTAGE_SPREAD_V = 3.0
+
+
+class SimulatedMeter:
+    """Meters energy, switches relays on commands and returns the uplink messages it would send."""
+
+    def __init__(
+        self,
+        serial: str,
+        channels: int,
+        boot_id: str | None = None,
+        loads: Mapping[int, LoadProfile] | None = None,
+        registers_wh: Mapping[int, float] | None = None,
+        seed: int | str | None = None,
+        remembered_commands: int = 256,
+    ):
+        if not 1 <= channels <= MAX_OUTLETS:
+            raise ValueError(f"a meter has 1 to {MAX_OUTLETS} outlets, not {channels}")
+        loads, registers_wh = loads or {}, registers_wh or {}
+        self.serial = serial
+        self.boot_id = boot_id or secrets.token_hex(8)
+        self.outlets = {
+            ch: OutletState(ch, loads.get(ch), float(registers_wh.get(ch, 0.0)))
+            for ch in range(1, channels + 1)
+        }
+        self._seq = itertools.count()
+        self._acks: OrderedDict[str, Ack] = OrderedDict()
+        self._remembered_commands = remembered_commands
+        self._rng = random.Random(serial if seed is None else seed)
+        self._last: datetime | None = None
+
+    def register_wh(self, ch: int) -> int:
+        return self.outlets[ch].register_wh
+
+    @property
+    def any_relay_closed(self) -> bool:
+        return any(o.relay == "closed" for o in self.outlets.values())
+
+    def advance(self, now: datetime) -> list[Message]:
+        """Count the energy since the last call; cut every session whose limit is reached."""
+        seconds = 0.0 if self._last is None else max(0.0, (now - self._last).total_seconds())
+        self._last = now if self._last is None else max(self._last, now)
+        messages: list[Message] = []
+        for outlet in self.outlets.values():
+            if outlet.count_energy(seconds):
+                messages.append(self._end_at_limit(outlet, now))
+            outlet.sample_power(now)
+        return messages
+
+    def handle_command(self, cmd: Command, now: datetime) -> list[Message]:
+        """Act on a command once per cmd_id; a repeat gets the first answer again."""
+        messages = self.advance(now)
+        if cmd.cmd_id in self._acks:
+            self._acks.move_to_end(cmd.cmd_id)
+            return [*messages, self._acks[cmd.cmd_id].model_copy(update={"seq": next(self._seq)})]
+        ack = self._execute(cmd, now)
+        self._acks[cmd.cmd_id] = ack
+        if len(self._acks) > self._remembered_commands:
+            self._acks.popitem(last=False)
+        return [*messages, ack]
+
+    def telemetry(self, now: datetime) -> Telemetry:
+        voltage = round(NOMINAL_VOLTAGE_V + self._rng.uniform(-VOLTAGE_SPREAD_V, VOLTAGE_SPREAD_V), 1)
+        readings = [_reading(o, voltage) for o in self.outlets.values()]
+        return Telemetry(boot_id=self.boot_id, seq=next(self._seq), ts=timestamp(now), outlets=readings)
+
+    def status(self, state: Literal["online", "offline"], now: datetime | None = None) -> Status:
+        return Status(state=state, boot_id=self.boot_id, ts=timestamp(now) if now else None)
+
+    def _execute(self, cmd: Command, now: datetime) -> Ack:
+        outlet = self.outlets.get(cmd.ch)
+        if cmd.deadline < now:
+            return self._ack(cmd, now, outlet.register_wh if outlet else 0, "deadline passed")
+        if outlet is None:
+            return self._ack(cmd, now, 0, "no such channel")
+        if cmd.action == "close":
+            return self._close(cmd, outlet, now)
+        return self._open(cmd, outlet, now)
+
+    def _close(self, cmd: Command, outlet: OutletState, now: datetime) -> Ack:
+        if outlet.session_id == cmd.session_id:
+            return self._ack(cmd, now, outlet.start_wh)
+        if outlet.session_id is not None:
+            return self._ack(cmd, now, outlet.register_wh, "outlet busy")
+        if cmd.session_id in outlet.ended:
+            return self._ack(cmd, now, outlet.register_wh, "session ended")
+        return self._ack(cmd, now, outlet.close(cmd.session_id, cmd.energy_limit_wh, now))
+
+    def _open(self, cmd: Command, outlet: OutletState, now: datetime) -> Ack:
+        if outlet.session_id == cmd.session_id:
+            return self._ack(cmd, now, outlet.open())
+        if cmd.session_id in outlet.ended:
+            return self._ack(cmd, now, outlet.ended[cmd.session_id])
+        return self._ack(cmd, now, outlet.register_wh)
+
+    def _ack(self, cmd: Command, now: datetime, energy_wh: int, reason: str | None = None) -> Ack:
+        return Ack(
+            cmd_id=cmd.cmd_id,
+            action=cmd.action,
+            ch=cmd.ch,
+            session_id=cmd.session_id,
+            result="rejected" if reason else "ok",
+            reason=reason,
+            energy_wh=energy_wh,
+            boot_id=self.boot_id,
+            seq=next(self._seq),
+            ts=timestamp(now),
+        )
+
+    def _end_at_limit(self, outlet: OutletState, now: datetime) -> SessionEnded:
+        session_id = outlet.session_id
+        return SessionEnded(
+            ch=outlet.ch,
+            session_id=session_id,
+            reason="limit_reached",
+            energy_wh=outlet.open(),
+            boot_id=self.boot_id,
+            seq=next(self._seq),
+            ts=timestamp(now),
+        )
+
+
+def _reading(outlet: OutletState, voltage_v: float) -> OutletReading:
+    return OutletReading(
+        ch=outlet.ch,
+        energy_wh=outlet.register_wh,
+        power_w=round(outlet.power_w, 1),
+        voltage_v=voltage_v,
+        current_a=round(outlet.power_w / voltage_v, 3),
+        relay=outlet.relay,
+        session_id=outlet.session_id,
+    )
