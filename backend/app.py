@@ -4,12 +4,13 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy.engine import Engine
 
 from backend import health
 from backend.core.config import Settings
 from backend.core.errors import NotAuthenticated, ScanPowerError
+from backend.core.metrics import Counters, prometheus_text
 from backend.meters.orders import OrderSink
 from backend.points import endpoints as points
 from backend.sessions import endpoints as sessions
@@ -23,7 +24,8 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
-               broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None) -> FastAPI:
+               broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None,
+               metric_sources: dict[str, Counters] | None = None) -> FastAPI:
     app = FastAPI(title="ScanPower", version="0.1.0",
                   description="Shared scan-to-use metering (扫码用电): scan an outlet, get power, pay for what you use.")
     app.state.settings = settings
@@ -31,9 +33,17 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.order_sink = order_sink
     app.state.broker_connected = broker_connected
     app.state.payment_provider = payment_provider or DemoProvider()
+    app.state.counters = Counters()
+    app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
     for module in (users, points, sessions, tariffs, wallet):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["health"])
+    def metrics() -> str:
+        """Counters of rejected requests and gateway messages, in Prometheus text format."""
+        return prometheus_text({group: c.snapshot() for group, c in app.state.metric_sources.items()})
+
     _add_pages(app)
     _add_error_handlers(app)
     return app
@@ -48,6 +58,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScanPowerError)
     async def domain_error(request: Request, exc: ScanPowerError):
         log.info("%s %s -> %s: %s", request.method, request.url.path, type(exc).__name__, exc.detail)
+        app.state.counters.count("rejected", type(exc).__name__)
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith(API_PREFIX):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
@@ -59,4 +70,5 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
                     for e in exc.errors()]
         log.info("%s %s -> 422: %s", request.method, request.url.path, problems)
+        app.state.counters.count("rejected", "ValidationError")
         return JSONResponse({"error": "ValidationError", "detail": problems}, status_code=422)

@@ -114,17 +114,18 @@ class Gateway:
             with unit_of_work(self._engine, self) as db:
                 kind = handle(db, self._topics, item.topic, item.payload)
             self.metrics.count(f"handled_{kind}")
-        except (BadMessage, UnknownMeter) as exc:
-            self._reject(item, str(exc.args[0] if exc.args else exc))
+        except BadMessage as exc:
+            self._reject(item, "bad_message", str(exc))
+        except UnknownMeter as exc:
+            self._reject(item, "unknown_meter", exc.detail)
         except OperationalError:
             raise
         except Exception as exc:
             log.exception("failed to handle message on %s", item.topic)
-            self._reject(item, f"internal error: {type(exc).__name__}: {exc}")
-            self.metrics.count("errors")
+            self._reject(item, "internal_error", f"internal error: {type(exc).__name__}: {exc}")
 
-    def _reject(self, item: Inbound, reason: str) -> None:
+    def _reject(self, item: Inbound, kind: str, reason: str) -> None:
         log.warning("rejected message on %s: %s", item.topic, reason)
-        self.metrics.count("rejected")
+        self.metrics.count("rejected", kind)
         with unit_of_work(self._engine, self) as db:
             quarantine(db, item.topic, reason, item.payload)

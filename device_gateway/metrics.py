@@ -1,17 +1,11 @@
 """Counters the gateway keeps, readable from any thread."""
-import threading
-from collections import Counter
+from backend.core.metrics import Counters
 
 
-class GatewayMetrics:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def count(self, name: str, by: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += by
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
+class GatewayMetrics(Counters):
+    def totals(self) -> dict[str, int]:
+        """Each counter summed over its labels."""
+        summed: dict[str, int] = {}
+        for (name, _), value in self.snapshot().items():
+            summed[name] = summed.get(name, 0) + value
+        return summed

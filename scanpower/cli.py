@@ -133,6 +133,36 @@ def sim(count: int = typer.Option(10, min=1, max=50_000, help="How many meters."
               serial_prefix, seconds)
 
 
+@app.command("create-user")
+def create_user(phone: str = typer.Argument(..., help="Phone number, the sign-in name."),
+                role: str = typer.Option("operator", help="operator, applicant or vendor."),
+                name: str = typer.Option("", help="Display name."),
+                password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
+    """Create a user (the only way to create an operator)."""
+    from pydantic import ValidationError
+
+    from backend.core.db import make_engine, unit_of_work
+    from backend.core.errors import ScanPowerError
+    from backend.meters.orders import RecordingSink
+    from backend.users.models import Role, UserCreate
+    from backend.users.service import create_user as create
+
+    try:
+        chosen = Role(role)
+        UserCreate(phone=phone, password=password, name=name)  # the same rules as sign-up
+    except (ValueError, ValidationError) as exc:
+        typer.secho(f"invalid user: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    try:
+        with unit_of_work(make_engine(settings.database_url), RecordingSink()) as db:
+            user = create(db, phone, password, chosen, name)
+    except ScanPowerError as exc:
+        typer.secho(exc.detail, fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {chosen.value} {phone} (id {user.id})")
+
+
 def _require_mqtt_url(settings) -> str:
     if not settings.mqtt_url:
         typer.secho("set MQTT_URL (for example mqtt://127.0.0.1:1883)", fg="red", err=True)

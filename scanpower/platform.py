@@ -94,7 +94,8 @@ class Platform:
         host, port = self.settings.http_host, self.settings.http_port
         if not port_is_free(host, port):
             raise RuntimeError(f"http://{host}:{port} is taken; set HTTP_PORT to another port")
-        app = create_app(self.settings, self.engine, self.gateway, lambda: self.gateway.connected)
+        app = create_app(self.settings, self.engine, self.gateway, lambda: self.gateway.connected,
+                         metric_sources={"gateway": self.gateway.metrics})
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
         thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
         thread.start()

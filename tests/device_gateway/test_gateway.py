@@ -60,7 +60,7 @@ def test_telemetry_is_stored_once_per_meter_boot_and_sequence(engine, gateway, d
     topic = topics.meter(meter.serial, "telemetry")
     for payload in (telemetry(1), telemetry(1), telemetry(2), telemetry(1, boot="boot-2")):
         device.publish(topic, encode(payload))
-    wait_for(lambda: gateway.metrics.snapshot().get("handled_telemetry", 0) == 4, what="4 messages handled")
+    wait_for(lambda: gateway.metrics.totals().get("handled_telemetry", 0) == 4, what="4 messages handled")
     assert count(engine, Reading) == 3
     with Session(engine) as db:
         assert db.get(Meter, meter.id).online
@@ -76,8 +76,8 @@ def test_a_malformed_message_is_quarantined_counted_and_the_gateway_goes_on(
     topic = topics.meter(meter.serial, "telemetry")
     device.publish(topic, payload)
     device.publish(topic, encode(telemetry(7)))
-    wait_for(lambda: gateway.metrics.snapshot().get("handled_telemetry", 0) == 1, what="good message after bad")
-    assert gateway.metrics.snapshot()["rejected"] == 1
+    wait_for(lambda: gateway.metrics.totals().get("handled_telemetry", 0) == 1, what="good message after bad")
+    assert gateway.metrics.totals()["rejected"] == 1
     with Session(engine) as db:
         rejected = db.exec(select(RejectedMessage)).one()
     assert rejected.topic == topic and reason in rejected.reason
@@ -88,7 +88,7 @@ def test_a_message_from_an_unknown_meter_is_quarantined(engine, gateway, setting
     client = TestClient(settings.mqtt_url, "stranger")
     try:
         client.publish(topics.meter("NOPE0001", "telemetry"), encode(telemetry(1)))
-        wait_for(lambda: gateway.metrics.snapshot().get("rejected", 0) == 1, what="rejection")
+        wait_for(lambda: gateway.metrics.totals().get("rejected", 0) == 1, what="rejection")
     finally:
         client.close()
     with Session(engine) as db:
