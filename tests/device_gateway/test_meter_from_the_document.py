@@ -1,0 +1,78 @@
+"""A meter written from docs/protocol.md alone — plain dicts, no project code — runs a session."""
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from scanpower.demo import OPERATOR, VENDOR
+from scanpower.platform import Platform
+from tests.mqtt_tools import TestClient, wait_for
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class HandWrittenMeter:
+    def __init__(self, broker_url: str, prefix: str, serial: str):
+        self.base = f"{prefix}/m/{serial}"
+        self.mqtt = TestClient(broker_url, serial, [f"{self.base}/cmd"])
+        self.seq = 0
+        self.register = 52_000
+
+    def send(self, kind: str, body: dict, retain: bool = False) -> None:
+        if kind != "status":
+            body |= {"boot_id": "doc-meter-1", "seq": self.seq}
+            self.seq += 1
+        self.mqtt.publish(f"{self.base}/{kind}", json.dumps({"v": 1} | body).encode(), retain=retain)
+
+    def answer_next_command(self) -> dict:
+        _, payload = self.mqtt.next()
+        command = json.loads(payload)
+        self.send("ack", {"cmd_id": command["cmd_id"], "action": command["action"], "ch": command["ch"],
+                          "session_id": command["session_id"], "result": "ok", "energy_wh": self.register,
+                          "ts": now()})
+        return command
+
+    def telemetry(self, relay: str, session_id: int | None) -> None:
+        outlet = {"ch": 1, "energy_wh": self.register, "power_w": 5500.0, "voltage_v": 228.4,
+                  "current_a": 24.1, "relay": relay}
+        self.send("telemetry", {"ts": now(), "outlets": [outlet | ({"session_id": session_id} if session_id else {})]})
+
+
+@pytest.fixture
+def platform(settings):
+    running = Platform(settings, demo=True, simulate=False).start()
+    yield running
+    running.stop()
+
+
+def test_a_meter_built_from_the_document_serves_a_whole_session(platform):
+    irrigation = next(m for m in platform.demo_meters if m.channels == 1)
+    meter = HandWrittenMeter(platform.broker_url, platform.settings.mqtt_topic_prefix, irrigation.serial)
+    meter.send("status", {"state": "online", "boot_id": "doc-meter-1", "ts": now()}, retain=True)
+    with httpx.Client(base_url=platform.web_url, timeout=10) as http:
+        token = lambda who: {"Authorization": "Bearer " + http.post(  # noqa: E731
+            "/api/v1/auth/token", data={"username": who.phone, "password": who.password}).json()["access_token"]}
+        operator, vendor = token(OPERATOR), token(VENDOR)
+        point = next(p for p in http.get("/api/v1/points", headers=operator).json()["data"]
+                     if p["purpose"] == "irrigation")
+        wait_for(lambda: http.get(f"/api/v1/points/{point['id']}/meter", headers=operator).json()["online"])
+        outlet = http.get(f"/api/v1/points/{point['id']}/outlets", headers=operator).json()[0]
+        started = http.post("/api/v1/sessions", json={"outlet_token": outlet["qr_url"].rsplit("/", 1)[1]},
+                            headers=vendor).json()
+
+        close = meter.answer_next_command()
+        assert close["action"] == "close" and close["session_id"] == started["id"] and close["energy_limit_wh"] > 0
+        meter.register += 1234
+        meter.telemetry("closed", started["id"])
+        wait_for(lambda: http.get(f"/api/v1/sessions/{started['id']}", headers=vendor).json()["energy_wh"] == 1234)
+
+        http.post(f"/api/v1/sessions/{started['id']}/stop", headers=vendor)
+        meter.register += 6
+        assert meter.answer_next_command()["action"] == "open"
+        done = wait_for(lambda: (s := http.get(f"/api/v1/sessions/{started['id']}", headers=vendor).json())
+                        ["status"] == "completed" and s)
+    meter.mqtt.close()
+    assert (done["start_register_wh"], done["stop_register_wh"], done["energy_wh"]) == (52_000, 53_240, 1240)
