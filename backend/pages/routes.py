@@ -1,6 +1,27 @@
-"""Server-rendered pages (placeholder until the pages land)."""
-from fastapi import FastAPI
+"""Server-rendered pages: mounted at the root, next to the API under /api/v1."""
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from backend.pages import account, applicant, home, label_sheet, operator, scan, session_pages, vendor, wallet
+from backend.pages.errors import error_page
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGE_MODULES = (home, account, scan, wallet, session_pages, vendor, applicant, operator, label_sheet)
 
 
 def mount(app: FastAPI) -> None:
-    pass
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in PAGE_MODULES:
+        app.include_router(module.router, include_in_schema=False)
+    app.add_exception_handler(404, _not_found)
+
+
+async def _not_found(request: Request, exc: HTTPException):
+    """A mistyped page address gets a page; the API and static files keep their plain 404."""
+    if request.url.path.startswith(("/api/", "/static/")):
+        return await http_exception_handler(request, exc)
+    return error_page(request, 404, "There is no page at this address.")

@@ -1,0 +1,63 @@
+"""The applicant's home (their points and what they earned) and the application form."""
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from backend.core.clock import local_today
+from backend.core.errors import ScanPowerError
+from backend.deps import Applicant
+from backend.pages.display import PURPOSE_TEXT
+from backend.pages.errors import PageDb, discard_work, page_router
+from backend.pages.flash import flash
+from backend.pages.forms import FormData, parse
+from backend.pages.rendering import render
+from backend.pages.usage import usage_by_point
+from backend.points import service as points
+from backend.points.models import MAX_VALIDITY_DAYS, PointApply, PointStatus
+from backend.sessions import service as sessions
+from backend.sessions.views import session_public
+from backend.users.models import User
+
+router = page_router()
+APPLY_FIELDS = ("name", "address", "latitude", "longitude", "purpose", "capacity_kw", "outlet_count",
+                "outlet_rated_current_a", "valid_from", "valid_until")
+# list_sessions caps at 100 by default; the totals need every session (see the report on a summing service).
+ALL_SESSIONS = 100_000
+WITH_OUTLETS = (PointStatus.approved, PointStatus.active, PointStatus.closed, PointStatus.expired)
+
+
+@router.get("/applicant")
+def applicant_home(request: Request, db: PageDb, applicant: Applicant):
+    """The applicant's points with status, validity, outlets and usage."""
+    found = points.list_points(db, applicant)
+    used = usage_by_point([session_public(s) for s in sessions.list_sessions(db, applicant, limit=ALL_SESSIONS)])
+    return render(request, "applicant_home.html", user=applicant, points=found, usage=used,
+                  with_outlets=WITH_OUTLETS)
+
+
+@router.get("/applicant/apply")
+def apply_form(request: Request, applicant: Applicant):
+    """The form for a new temporary metering point."""
+    values = {"outlet_rated_current_a": "16", "valid_from": local_today().isoformat(), "purpose": "night_market"}
+    return _form(request, applicant, values, {})
+
+
+@router.post("/applicant/apply")
+def apply(request: Request, form: FormData, db: PageDb, applicant: Applicant):
+    """Submit the application; mistakes are shown next to their fields."""
+    body, errors = parse(PointApply, form, APPLY_FIELDS)
+    if body is not None:
+        try:
+            point = points.apply_for_point(db, applicant, body)
+        except ScanPowerError as exc:
+            discard_work(db)
+            errors = {"": exc.detail}
+        else:
+            text = f"Application for “{point.name}” submitted; an operator will review it."
+            return flash(RedirectResponse("/applicant", status_code=303), text)
+    return _form(request, applicant, {f: form.get(f, "") for f in APPLY_FIELDS}, errors, 422)
+
+
+def _form(request: Request, applicant: User, values: dict[str, str], errors: dict[str, str],
+          status_code: int = 200) -> Response:
+    return render(request, "apply.html", status_code=status_code, user=applicant, values=values, errors=errors,
+                  purposes=PURPOSE_TEXT, max_days=MAX_VALIDITY_DAYS)

@@ -1,0 +1,92 @@
+"""Errors on the pages: undo the request's work, then show a page a person can read."""
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from backend.core.errors import NotAuthenticated, ScanPowerError
+from backend.deps import MaybeUser, SessionDep
+from backend.meters.orders import pending_orders
+from backend.pages.navigation import login_url, safe_next
+from backend.pages.rendering import render
+
+TITLES = {400: "Something is not right", 401: "Please sign in", 402: "Payment declined",
+          403: "Not for this account", 404: "Not found", 409: "Cannot do that now"}
+
+
+def remember_user(request: Request, user: MaybeUser) -> None:
+    """Kept for the error page's header; a router dependency, so it is known before role checks fail."""
+    request.state.page_user = user
+
+
+def page_db(request: Request, db: SessionDep) -> Session:
+    """The request's DB session, remembered so an error page can roll its work back."""
+    request.state.page_db = db
+    return db
+
+
+PageDb = Annotated[Session, Depends(page_db)]
+
+
+def discard_work(db: Session) -> None:
+    """Roll back and drop queued relay orders: the commit after an error page must change nothing."""
+    db.rollback()
+    pending_orders(db)
+
+
+def error_page(request: Request, status_code: int, detail: str, title: str | None = None) -> Response:
+    return render(request, "error.html", status_code=status_code, code=status_code,
+                  user=getattr(request.state, "page_user", None),
+                  title=title or TITLES.get(status_code, "Something went wrong"), detail=detail)
+
+
+def page_router() -> APIRouter:
+    """A router whose routes render domain errors as pages and know the user for the header."""
+    return APIRouter(route_class=PageRoute, dependencies=[Depends(remember_user)])
+
+
+class PageRoute(APIRoute):
+    """A route whose domain errors become HTML pages instead of the API's JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ScanPowerError as exc:
+                return await _domain_error(request, exc)
+            except RequestValidationError:
+                # Only path and query values are validated here (forms are read by hand): a bad id is a missing page.
+                return error_page(request, 404, "There is no such page.")
+
+        return handle
+
+
+async def _domain_error(request: Request, exc: ScanPowerError) -> Response:
+    if isinstance(exc, NotAuthenticated):
+        response = RedirectResponse(login_url(_return_path(request)), status_code=303)
+    else:
+        # Rendered before the rollback, which would expire the user the header shows.
+        response = error_page(request, exc.status_code, exc.detail)
+    db = getattr(request.state, "page_db", None)
+    if db is not None:
+        await run_in_threadpool(discard_work, db)
+    return response
+
+
+def _return_path(request: Request) -> str | None:
+    """Where to come back after signing in; a form post returns to the page that held the form."""
+    if request.method == "GET":
+        query = f"?{request.url.query}" if request.url.query else ""
+        return safe_next(request.url.path + query)
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return None
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))

@@ -1,0 +1,190 @@
+"""An app on a temporary SQLite file, seeded through the services, and signed-in clients."""
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+import backend.models  # noqa: F401  (registers every table)
+from backend.app import create_app
+from backend.core.clock import local_today, utcnow
+from backend.core.config import Settings
+from backend.core.db import make_engine, unit_of_work
+from backend.core.security import create_access_token
+from backend.deps import COOKIE_NAME
+from backend.meters.orders import RecordingSink
+from backend.points import service as points
+from backend.points.models import Meter, MeteringPoint, PointApply, PointStatus, Purpose
+from backend.sessions import service as sessions
+from backend.sessions.models import UsageSession
+from backend.tariffs.service import ensure_default_tariffs
+from backend.users.models import Role, User
+from backend.users.service import create_user
+from billing.payments.providers import DemoProvider
+from billing.payments.service import top_up
+
+PASSWORD = "correct-horse-9"
+
+
+@dataclass
+class World:
+    """What the tests seed and look at."""
+
+    engine: Engine
+    sink: RecordingSink
+    operator_id: int
+    applicant_id: int
+    vendor_id: int
+    other_vendor_id: int
+    point_id: int
+    tokens: list[str]
+
+
+def application(name: str = "Xinhua Road night market", outlets: int = 3) -> PointApply:
+    today = local_today()
+    return PointApply(name=name, address="Xinhua Road 8, Gulou, Nanjing", latitude=32.06, longitude=118.79,
+                      purpose=Purpose.night_market, capacity_kw=Decimal("20"), outlet_count=outlets,
+                      outlet_rated_current_a=Decimal("16"), valid_from=today - timedelta(days=1),
+                      valid_until=today + timedelta(days=60))
+
+
+def _seed(db: Session) -> dict:
+    operator = create_user(db, "13800000001", PASSWORD, Role.operator, "Grid operator")
+    applicant = create_user(db, "13800000002", PASSWORD, Role.applicant, "Market manager")
+    vendor = create_user(db, "13800000003", PASSWORD, Role.vendor, "Noodle stall")
+    other = create_user(db, "13800000004", PASSWORD, Role.vendor, "Fruit stall")
+    tariff = ensure_default_tariffs(db)[1]
+    point = points.apply_for_point(db, applicant, application())
+    points.approve_point(db, point.id, tariff.id)
+    point.status = PointStatus.active
+    points.meter_of_point(db, point.id).online = True
+    for user in (vendor, other):
+        top_up(db, user.id, Decimal("50.00"), DemoProvider())
+    return dict(operator_id=operator.id, applicant_id=applicant.id, vendor_id=vendor.id, other_vendor_id=other.id,
+                point_id=point.id, tokens=[o.qr_token for o in points.outlets_of_point(db, point.id)])
+
+
+@pytest.fixture(scope="session")
+def seeded_file(tmp_path_factory) -> tuple[Path, dict]:
+    """Seed once (password hashing is slow on purpose); each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("seed") / "pages.db"
+    engine = make_engine(f"sqlite:///{path}")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine, expire_on_commit=False) as db:
+        seeded = _seed(db)
+        db.commit()
+    engine.dispose()
+    return path, seeded
+
+
+@pytest.fixture
+def world(seeded_file, tmp_path) -> World:
+    source, seeded = seeded_file
+    copy = tmp_path / "pages.db"
+    shutil.copyfile(source, copy)
+    engine = make_engine(f"sqlite:///{copy}")
+    yield World(engine=engine, sink=RecordingSink(), **seeded)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(world: World):
+    settings = Settings(database_url=str(world.engine.url), secret_key="pages-test-secret-of-at-least-32-bytes",
+                        public_base_url="https://power.example.cn")
+    return create_app(settings, world.engine, world.sink, lambda: True, DemoProvider())
+
+
+@pytest.fixture
+def anonymous(app) -> TestClient:
+    with TestClient(app, base_url="https://testserver") as client:
+        yield client
+
+
+def _signed_in(app, user_id: int) -> TestClient:
+    """A client holding the page cookie, as after /login (tested on its own) but without hashing a password."""
+    settings = app.state.settings
+    client = TestClient(app, base_url="https://testserver")  # the cookie is Secure: the site is https
+    token = create_access_token(user_id, settings.jwt_secret(), 10)
+    # http.cookiejar files a dotless host such as "testserver" under "testserver.local".
+    client.cookies.set(COOKIE_NAME, token, domain="testserver.local")
+    return client
+
+
+@pytest.fixture
+def vendor(app, world: World) -> TestClient:
+    with _signed_in(app, world.vendor_id) as client:
+        yield client
+
+
+@pytest.fixture
+def other_vendor(app, world: World) -> TestClient:
+    with _signed_in(app, world.other_vendor_id) as client:
+        yield client
+
+
+@pytest.fixture
+def operator(app, world: World) -> TestClient:
+    with _signed_in(app, world.operator_id) as client:
+        yield client
+
+
+@pytest.fixture
+def applicant(app, world: World) -> TestClient:
+    with _signed_in(app, world.applicant_id) as client:
+        yield client
+
+
+@pytest.fixture
+def db(world: World):
+    """A separate DB session for looking at what the pages did (each test reads after the requests)."""
+    with Session(world.engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def pending_point(world: World) -> MeteringPoint:
+    """A fresh application, still waiting for an operator."""
+    with Session(world.engine, expire_on_commit=False) as db:
+        applicant = db.get(User, world.applicant_id)
+        point = points.apply_for_point(db, applicant, application("Tea garden roasting shed", outlets=2))
+        db.commit()
+        return point
+
+
+class SessionDriver:
+    """Moves a session along through the services, as the gateway would on the meter's messages."""
+
+    def __init__(self, world: World):
+        self.world = world
+
+    def start(self, vendor_id: int, outlet: int = 0, register_wh: int = 120_000) -> int:
+        with unit_of_work(self.world.engine, self.world.sink) as db:
+            session = sessions.start_session(db, db.get(User, vendor_id), self.world.tokens[outlet],
+                                             Decimal("1.00"), 30)
+            db.flush()
+            sessions.command_acknowledged(db, db.get(Meter, session.meter_id), session.start_cmd_id, "close", True,
+                                          None, register_wh, utcnow())
+            return session.id
+
+    def read(self, session_id: int, register_wh: int, power_w: float) -> None:
+        with unit_of_work(self.world.engine, self.world.sink) as db:
+            sessions.record_live_reading(db.get(UsageSession, session_id), register_wh, power_w, utcnow())
+
+    def finish(self, session_id: int, register_wh: int) -> None:
+        with unit_of_work(self.world.engine, self.world.sink) as db:
+            session = db.get(UsageSession, session_id)
+            vendor = db.get(User, session.vendor_id)
+            sessions.request_stop(db, vendor, session_id, 30)
+            sessions.command_acknowledged(db, db.get(Meter, session.meter_id), session.stop_cmd_id, "open", True,
+                                          None, register_wh, utcnow())
+
+
+@pytest.fixture
+def session_on(world: World):
+    """Start, read and finish sessions as the meter would."""
+    return SessionDriver(world)

@@ -1,0 +1,63 @@
+from sqlmodel import select
+
+from backend.points.models import MeteringPoint, Outlet, PointStatus
+
+
+def test_dashboard_lists_a_pending_application_and_approving_it_provisions_outlets(operator, pending_point, db):
+    page = operator.get("/operator")
+    assert page.status_code == 200
+    assert "Tea garden roasting shed" in page.text
+    assert f'action="/operator/points/{pending_point.id}/approve"' in page.text
+    response = operator.post(f"/operator/points/{pending_point.id}/approve", data={"tariff_id": "1"},
+                             follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/operator"
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.approved
+    assert len(db.exec(select(Outlet).where(Outlet.point_id == pending_point.id)).all()) == 2
+    after = operator.get("/operator").text
+    assert "approved." in after
+    assert f'action="/operator/points/{pending_point.id}/approve"' not in after
+
+
+def test_rejecting_needs_a_reason(operator, pending_point, db):
+    operator.post(f"/operator/points/{pending_point.id}/reject", data={"reason": "  "})
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
+    page = operator.post(f"/operator/points/{pending_point.id}/reject", data={"reason": "No capacity left"})
+    assert "rejected." in page.text
+    db.expire_all()
+    point = db.get(MeteringPoint, pending_point.id)
+    assert point.status == PointStatus.rejected and point.status_note == "No capacity left"
+
+
+def test_approving_twice_says_why_instead_of_failing(operator, world):
+    page = operator.post(f"/operator/points/{world.point_id}/approve", data={"tariff_id": "1"})
+    assert page.status_code == 200 and "not submitted" in page.text
+
+
+def test_approving_with_a_bad_tariff_says_why(operator, pending_point, db):
+    assert "Choose a tariff" in operator.post(f"/operator/points/{pending_point.id}/approve",
+                                              data={"tariff_id": "x"}).text
+    assert "does not exist" in operator.post(f"/operator/points/{pending_point.id}/approve",
+                                             data={"tariff_id": "999"}).text
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
+
+
+def test_dashboard_shows_meters_and_open_sessions_with_a_remote_stop(operator, world, session_on):
+    session_id = session_on.start(world.vendor_id)
+    session_on.read(session_id, 120_500, 900.0)
+    page = operator.get("/operator").text
+    assert "SP00000001" in page and "badge-ok" in page
+    assert "0.500 kWh" in page and "900 W" in page
+    assert f'action="/sessions/{session_id}/stop"' in page
+    fragment = operator.get("/operator/live").text
+    assert "0.500 kWh" in fragment and "<html" not in fragment
+    response = operator.post(f"/sessions/{session_id}/stop", data={"next": "/operator"}, follow_redirects=False)
+    assert response.headers["location"] == "/operator"
+    assert world.sink.sent[-1].action == "open"
+
+
+def test_only_operators_see_the_dashboard(vendor, applicant):
+    for client in (vendor, applicant):
+        page = client.get("/operator")
+        assert page.status_code == 403 and "operator role" in page.text
+        assert "Sign out" in page.text  # the error page still knows who is signed in
+    assert vendor.post("/operator/points/1/approve", data={"tariff_id": "1"}).status_code == 403

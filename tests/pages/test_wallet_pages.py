@@ -1,0 +1,36 @@
+from decimal import Decimal
+
+import pytest
+
+from billing.wallet.service import wallet_balance
+
+
+@pytest.mark.parametrize("amount, message", [
+    ("abc", "Enter a number"), ("-5", "greater than 0"), ("", "Required"), ("2000.01", "less than or equal to 2000"),
+    ("1.234", "no more than 2 decimal places"), ("NaN", "Enter a number"),
+])
+def test_a_bad_top_up_shows_why_and_changes_nothing(vendor, world, db, amount, message):
+    page = vendor.post("/wallet/top-up", data={"amount": amount, "next": "/me"})
+    assert page.status_code == 422
+    assert message in page.text
+    assert wallet_balance(db, world.vendor_id) == Decimal("50.00")
+
+
+def test_a_top_up_credits_the_wallet_and_returns_to_the_page(vendor, world, db):
+    response = vendor.post("/wallet/top-up", data={"amount": "20.50", "next": f"/s/{world.tokens[0]}"},
+                           follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/s/{world.tokens[0]}"
+    assert wallet_balance(db, world.vendor_id) == Decimal("70.50")
+    page = vendor.get(response.headers["location"])
+    assert "Added ¥20.50" in page.text and "¥70.50" in page.text
+    assert "Added" not in vendor.get("/me").text  # a notice shows once
+
+
+def test_top_up_never_redirects_off_site(vendor):
+    response = vendor.post("/wallet/top-up", data={"amount": "5", "next": "https://evil.example/"},
+                           follow_redirects=False)
+    assert response.headers["location"] == "/me"
+
+
+def test_only_vendors_top_up(applicant):
+    assert applicant.post("/wallet/top-up", data={"amount": "5"}).status_code == 403
