@@ -13,7 +13,7 @@ app = typer.Typer(help="ScanPower — shared scan-to-use metering (扫码用电)
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    for noisy in ("amqtt", "transitions", "apscheduler", "uvicorn.error"):
+    for noisy in ("amqtt", "transitions", "apscheduler", "uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -47,6 +47,8 @@ def run(demo: bool = typer.Option(True, help="Seed the demo site and simulate it
 
 
 def _print_banner(platform, accounts) -> None:
+    from backend.points.labels import outlet_url
+
     typer.echo("")
     typer.secho("ScanPower is running", bold=True)
     typer.echo(f"  web and API   {platform.web_url}   (API docs: {platform.web_url}/docs)")
@@ -58,8 +60,11 @@ def _print_banner(platform, accounts) -> None:
         typer.echo("  demo sign-ins (phone / password):")
         for account in accounts:
             typer.echo(f"    {account.role.value:<9} {account.phone} / {account.password}")
-        typer.echo(f"  try it: sign in as the vendor at {platform.web_url}/me and open an outlet's QR link,")
-        typer.echo(f"          or see every outlet and its QR code at {platform.web_url}/operator")
+        typer.echo("  scan an outlet (open its QR link), sign in as the vendor, press Start:")
+        for meter in platform.demo_meters:
+            url = outlet_url(platform.settings.public_base_url, meter.first_outlet_token)
+            typer.echo(f"    {url}   ({meter.point_name}, outlet 1)")
+        typer.echo(f"  every outlet's QR label: sign in as the operator at {platform.web_url}/operator")
     typer.echo("  Ctrl-C stops everything.")
 
 

@@ -30,6 +30,8 @@ class DemoMeter:
     password: str
     channels: int
     purpose: Purpose
+    point_name: str
+    first_outlet_token: str
 
 
 OPERATOR = DemoAccount(Role.operator, "13800000000", "operator-demo", "Grid operator (demo)")
@@ -84,5 +86,6 @@ def _is_demo_point(db: Session, point_id: int, applicant_id: int) -> bool:
 
 def _demo_meter(db: Session, meter: Meter) -> DemoMeter:
     point = db.get(MeteringPoint, meter.point_id)
+    first = points.outlets_of_point(db, point.id)[0]
     return DemoMeter(serial=meter.serial, password=meter.mqtt_password, channels=point.outlet_count,
-                     purpose=point.purpose)
+                     purpose=point.purpose, point_name=point.name, first_outlet_token=first.qr_token)

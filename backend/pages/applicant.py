@@ -10,18 +10,14 @@ from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.flash import flash
 from backend.pages.forms import FormData, parse
 from backend.pages.rendering import render
-from backend.pages.usage import usage_by_point
 from backend.points import service as points
 from backend.points.models import MAX_VALIDITY_DAYS, PointApply, PointStatus
-from backend.sessions import service as sessions
-from backend.sessions.views import session_public
+from backend.sessions.usage import usage_by_point
 from backend.users.models import User
 
 router = page_router()
 APPLY_FIELDS = ("name", "address", "latitude", "longitude", "purpose", "capacity_kw", "outlet_count",
                 "outlet_rated_current_a", "valid_from", "valid_until")
-# list_sessions caps at 100 by default; the totals need every session (see the report on a summing service).
-ALL_SESSIONS = 100_000
 WITH_OUTLETS = (PointStatus.approved, PointStatus.active, PointStatus.closed, PointStatus.expired)
 
 
@@ -29,7 +25,7 @@ WITH_OUTLETS = (PointStatus.approved, PointStatus.active, PointStatus.closed, Po
 def applicant_home(request: Request, db: PageDb, applicant: Applicant):
     """The applicant's points with status, validity, outlets and usage."""
     found = points.list_points(db, applicant)
-    used = usage_by_point([session_public(s) for s in sessions.list_sessions(db, applicant, limit=ALL_SESSIONS)])
+    used = usage_by_point(db, [p.id for p in found])
     return render(request, "applicant_home.html", user=applicant, points=found, usage=used,
                   with_outlets=WITH_OUTLETS)
 

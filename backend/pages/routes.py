@@ -6,7 +6,17 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from backend.pages import account, applicant, home, label_sheet, operator, scan, session_pages, vendor, wallet
+from backend.pages import (
+    account,
+    applicant,
+    home,
+    label_sheet,
+    operator,
+    scan,
+    session_pages,
+    vendor,
+    wallet,
+)
 from backend.pages.errors import error_page
 
 STATIC = Path(__file__).resolve().parent / "static"

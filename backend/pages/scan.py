@@ -3,7 +3,6 @@ from fastapi import Request
 from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
-from backend.core.clock import local_today
 from backend.core.config import Settings
 from backend.core.errors import ScanPowerError
 from backend.deps import MaybeUser, SettingsDep
@@ -12,11 +11,9 @@ from backend.pages.navigation import login_url
 from backend.pages.rendering import render
 from backend.pages.wallet import wallet_summary
 from backend.points import service as points
-from backend.points.rules import refusal_to_serve
 from backend.points.service import OutletNotFound
 from backend.points.views import outlet_view
 from backend.sessions import service as sessions
-from backend.sessions.models import UsageSession
 from backend.users.models import Role, User
 from billing.payments.models import MAX_TOP_UP
 
@@ -58,19 +55,15 @@ def _scan_page(request: Request, db: Session, user: User | None, settings: Setti
     return render(request, "scan.html", status_code=status_code, user=user, outlet=outlet, error=error,
                   wallet=wallet_summary(db, vendor, settings) if vendor else None,
                   mine=running if running and vendor and running.vendor_id == vendor.id else None,
-                  unavailable=_why_unavailable(db, outlet.point_id, running), max_top_up=MAX_TOP_UP,
+                  unavailable=_why_unavailable(db, token), max_top_up=MAX_TOP_UP,
                   next=f"/s/{token}")
 
 
-def _why_unavailable(db: Session, point_id: int, running: UsageSession | None) -> str | None:
+def _why_unavailable(db: Session, token: str) -> str | None:
     """Why Start would be refused before the vendor taps it, or None when the outlet looks free."""
-    refusal = refusal_to_serve(points.get_point(db, point_id), local_today())
-    if refusal:
-        return refusal
-    if running is not None:
+    refusal = sessions.outlet_refusal(db, points.outlet_by_token(db, token))
+    if isinstance(refusal, sessions.OutletBusy):
         return "This outlet is in use right now. Try another outlet on this point."
-    meter = points.meter_of_point(db, point_id)
-    if meter is None or not meter.online:
+    if isinstance(refusal, sessions.MeterOffline):
         return "The meter is offline at the moment; try again in a minute."
-    return None
-
+    return refusal.detail if refusal else None

@@ -2,8 +2,16 @@ from fastapi import APIRouter, Response
 
 from backend.deps import Applicant, CurrentUser, Operator, SessionDep, SettingsDep
 from backend.points import labels, service
-from backend.points.models import (MeteringPoint, MeterPublic, OutletPublic, PointApply, PointApprove,
-                                   PointPublic, PointReject, PointsPublic)
+from backend.points.models import (
+    MeteringPoint,
+    MeterPublic,
+    OutletPublic,
+    PointApply,
+    PointApprove,
+    PointPublic,
+    PointReject,
+    PointsPublic,
+)
 from backend.points.views import OutletView, outlet_public, outlet_view
 
 router = APIRouter(tags=["points"])

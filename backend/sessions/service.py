@@ -8,12 +8,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend.core.clock import as_utc, local_today, utcnow
-from backend.core.errors import Conflict, NotFound
+from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.meters.orders import RelayOrder, queue_order
 from backend.points import service as points
-from backend.points.models import Meter
+from backend.points.models import Meter, Outlet
 from backend.points.rules import refusal_to_serve
-from backend.sessions.models import OPEN_STATUSES, SessionStatus, StopReason, UsageSession
+from backend.sessions.models import (
+    OPEN_STATUSES,
+    SessionStatus,
+    StopReason,
+    UsageSession,
+)
 from backend.tariffs.service import get_tariff
 from backend.users.models import Role, User
 from billing.pricing import energy_affordable, energy_amount
@@ -47,19 +52,21 @@ class SessionNotStoppable(Conflict):
     pass
 
 
+class NotAVendor(Forbidden):
+    pass
+
+
 def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Decimal,
                   command_timeout: int) -> UsageSession:
     """Open a session on the scanned outlet and order its relay closed."""
+    if vendor.role != Role.vendor:
+        raise NotAVendor("only vendor accounts can switch power on")
     outlet = points.outlet_by_token(db, outlet_token)
+    refusal = outlet_refusal(db, outlet)
+    if refusal is not None:
+        raise refusal
     point = points.get_point(db, outlet.point_id)
-    refusal = refusal_to_serve(point, local_today())
-    if refusal:
-        raise PointNotServing(refusal)
-    if open_session_on_outlet(db, outlet.id) is not None:
-        raise OutletBusy(f"outlet {outlet.channel} is in use by another session")
     meter = db.get(Meter, outlet.meter_id)
-    if not meter.online:
-        raise MeterOffline(f"the meter of {point.name!r} is offline; try again in a moment")
     price = get_tariff(db, point.tariff_id).price_per_kwh
     spendable = spendable_balance(db, vendor.id)
     if spendable < min_balance:
@@ -70,6 +77,19 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     _insert_claiming_outlet(db, session)
     _order(db, meter, session, "close", session.start_cmd_id, command_timeout)
     return session
+
+
+def outlet_refusal(db: Session, outlet: Outlet) -> Conflict | None:
+    """Why a session cannot start on this outlet now (point, outlet or meter), or None."""
+    point = points.get_point(db, outlet.point_id)
+    refusal = refusal_to_serve(point, local_today())
+    if refusal:
+        return PointNotServing(refusal)
+    if open_session_on_outlet(db, outlet.id) is not None:
+        return OutletBusy(f"outlet {outlet.channel} is in use by another session")
+    if not db.get(Meter, outlet.meter_id).online:
+        return MeterOffline(f"the meter of {point.name!r} is offline; try again in a moment")
+    return None
 
 
 def _insert_claiming_outlet(db: Session, session: UsageSession) -> None:

@@ -1,4 +1,7 @@
 """Read models of sessions: live figures while open, settled figures after."""
+from datetime import datetime
+
+from backend.core.clock import as_utc
 from backend.sessions.models import SessionPublic, UsageSession
 from backend.sessions.service import live_amount, live_energy_wh
 
@@ -7,8 +10,13 @@ def session_public(session: UsageSession) -> SessionPublic:
     return SessionPublic(
         id=session.id, outlet_id=session.outlet_id, point_id=session.point_id, channel=session.channel,
         status=session.status, price_per_kwh=session.price_per_kwh, energy_limit_wh=session.energy_limit_wh,
-        requested_at=session.requested_at, started_at=session.started_at, ended_at=session.ended_at,
+        requested_at=as_utc(session.requested_at), started_at=_utc(session.started_at),
+        ended_at=_utc(session.ended_at),
         start_register_wh=session.start_register_wh, stop_register_wh=session.stop_register_wh,
         energy_wh=live_energy_wh(session), amount=live_amount(session),
         power_w=session.latest_power_w if session.status.is_open else None,
         stop_reason=session.stop_reason, failure_reason=session.failure_reason)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)

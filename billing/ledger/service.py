@@ -14,8 +14,13 @@ class UnbalancedEntry(ValueError):
     pass
 
 
+def find_account(db: Session, code: str) -> LedgerAccount | None:
+    return db.exec(select(LedgerAccount).where(LedgerAccount.code == code)).first()
+
+
 def account(db: Session, code: str, kind: str, user_id: int | None = None) -> LedgerAccount:
-    found = db.exec(select(LedgerAccount).where(LedgerAccount.code == code)).first()
+    """The account with this code, created on first use."""
+    found = find_account(db, code)
     if found is None:
         found = LedgerAccount(code=code, kind=kind, user_id=user_id)
         db.add(found)

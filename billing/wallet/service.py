@@ -12,7 +12,9 @@ def wallet_account(db: Session, user_id: int) -> LedgerAccount:
 
 
 def wallet_balance(db: Session, user_id: int) -> Decimal:
-    return ledger.balance(db, wallet_account(db, user_id))
+    """The balance; reading it writes nothing, even for a wallet never used."""
+    found = ledger.find_account(db, f"wallet:{user_id}")
+    return ledger.balance(db, found) if found is not None else Decimal("0.00")
 
 
 def charge_session(db: Session, user_id: int, session_id: int, amount: Decimal) -> None:

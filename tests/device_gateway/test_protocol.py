@@ -7,8 +7,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from device_gateway.protocol import (Ack, BadMessage, Command, SessionEnded, Status, Telemetry, Topics, decode,
-                                     decode_command, encode)
+from device_gateway.protocol import (
+    Ack,
+    BadMessage,
+    Command,
+    SessionEnded,
+    Status,
+    Telemetry,
+    Topics,
+    decode,
+    decode_command,
+    encode,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 MODELS = {"status": Status, "telemetry": Telemetry, "command": Command, "ack": Ack, "session_ended": SessionEnded}

@@ -9,7 +9,17 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from device_gateway.protocol import Ack, Command, Message, SessionEnded, Status, Telemetry, Topics, decode, encode
+from device_gateway.protocol import (
+    Ack,
+    Command,
+    Message,
+    SessionEnded,
+    Status,
+    Telemetry,
+    Topics,
+    decode,
+    encode,
+)
 from firmware_sim.cli import run_fleet
 from firmware_sim.fleet import Fleet
 from firmware_sim.loads import constant

@@ -2,7 +2,15 @@ import random
 
 import pytest
 
-from firmware_sim.loads import PROFILES, constant, cooker, fridge, irrigation_pump, random_load, stall_lights
+from firmware_sim.loads import (
+    PROFILES,
+    constant,
+    cooker,
+    fridge,
+    irrigation_pump,
+    random_load,
+    stall_lights,
+)
 
 RANGES = {
     irrigation_pump: (3000, 7500),

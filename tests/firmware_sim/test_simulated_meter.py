@@ -2,7 +2,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from device_gateway.protocol import Ack, Command, SessionEnded, Telemetry, decode, encode
+from device_gateway.protocol import (
+    Ack,
+    Command,
+    SessionEnded,
+    Telemetry,
+    decode,
+    encode,
+)
 from firmware_sim.loads import constant
 from firmware_sim.meter import SimulatedMeter
 

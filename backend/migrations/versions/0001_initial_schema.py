@@ -4,11 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-26 21:52:16.361052
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import backend.core.types
+from alembic import op
 
+import backend.core.types
 
 revision = '0001'
 down_revision = None
