@@ -6,7 +6,7 @@ from backend.users.models import Role
 from billing.ledger import service as ledger
 from billing.payments.providers import DemoProvider
 from billing.payments.service import top_up
-from billing.wallet.service import charge_session, wallet_balance
+from billing.wallet.service import wallet_balance
 from tests import factories
 
 
