@@ -21,13 +21,15 @@ from billing.payments.providers import DemoProvider, PaymentProvider
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+DESCRIPTION = ("Shared scan-to-use metering (扫码用电): scan an outlet, get power, pay for what you use. "
+               "Sign in with `POST /api/v1/auth/token` (username = phone number) and send the token as "
+               "`Authorization: Bearer …`. Errors are `{\"error\": Name, \"detail\": reason}`.")
 
 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
                broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None,
                metric_sources: dict[str, Counters] | None = None) -> FastAPI:
-    app = FastAPI(title="ScanPower", version="0.1.0",
-                  description="Shared scan-to-use metering (扫码用电): scan an outlet, get power, pay for what you use.")
+    app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION)
     app.state.settings = settings
     app.state.engine = engine
     app.state.order_sink = order_sink
