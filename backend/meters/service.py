@@ -74,8 +74,9 @@ def _insert_reading(db: Session, meter: Meter, boot_id: str, seq: int, device_ti
                   voltage_v=sample.voltage_v, current_a=sample.current_a, relay_closed=sample.relay_closed,
                   session_id=session.id if session else None)
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Reading).values(**values).on_conflict_do_nothing()
-    return db.exec(statement).rowcount == 1
+    # RETURNING says whether the row is new; rowcount is not reliable across drivers.
+    statement = insert(Reading).values(**values).on_conflict_do_nothing().returning(Reading.id)
+    return db.exec(statement).first() is not None
 
 
 def quarantine(db: Session, topic: str, reason: str, payload: bytes) -> RejectedMessage:
