@@ -2,9 +2,12 @@
 import logging
 from collections.abc import Callable
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from backend import health
@@ -29,7 +32,9 @@ DESCRIPTION = ("Shared scan-to-use metering (扫码用电): scan an outlet, get 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
                broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None,
                metric_sources: dict[str, Counters] | None = None) -> FastAPI:
-    app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION)
+    # Swagger UI is served from the installed package: no CDN, so /docs works offline.
+    app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION, docs_url=None)
+    _add_docs(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.order_sink = order_sink
@@ -49,6 +54,17 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     _add_pages(app)
     _add_error_handlers(app)
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="ScanPower API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def _add_pages(app: FastAPI) -> None:

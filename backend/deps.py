@@ -2,7 +2,7 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -13,6 +13,8 @@ from backend.core.security import user_id_from_token
 from backend.users.models import Role, User
 
 COOKIE_NAME = "sp_session"
+MAX_ID = 2**63 - 1  # the largest BIGINT; a larger id cannot exist and must not reach the database
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -90,6 +90,8 @@ class Anomaly:
 class EnergyVerdict:
     billable_wh: int
     anomalies: tuple[Anomaly, ...] = ()
+    # (index of the reading that ends a step, Wh billed for that step); skipped readings are absent.
+    billed_steps: tuple[tuple[int, int], ...] = ()
 
     @property
     def needs_review(self) -> bool:
@@ -165,6 +167,7 @@ def billable_energy(
     metered = timedelta(0)
     total = 0
     anomalies: list[Anomaly] = []
+    billed: list[tuple[int, int]] = []
     for index, current in enumerate(readings[1:], start=1):
         if current.boot_id != previous.boot_id and current.boot_id in boots:
             anomalies.append(Anomaly(index, StepKind.OUT_OF_ORDER,
@@ -186,11 +189,12 @@ def billable_energy(
                         f"{rated_power_w} W × {tolerance} can deliver ({cap} Wh); nothing billed for this step")
             energy = 0
         total += energy
+        billed.append((index, energy))
         boots.add(current.boot_id)
         previous = current
         if step.kind.is_anomaly:
             anomalies.append(Anomaly(index, step.kind, step.reason))
-    return EnergyVerdict(total, tuple(anomalies))
+    return EnergyVerdict(total, tuple(anomalies), tuple(billed))
 
 
 def energy_without_stop(

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from markupsafe import Markup
 
-from backend.deps import CurrentUser, SettingsDep
+from backend.deps import CurrentUser, Id, SettingsDep
 from backend.pages.errors import PageDb, page_router
 from backend.pages.rendering import render
 from backend.points import labels
@@ -21,7 +21,7 @@ class Label:
 
 
 @router.get("/points/{point_id}/labels")
-def label_sheet(point_id: int, request: Request, db: PageDb, user: CurrentUser, settings: SettingsDep):
+def label_sheet(point_id: Id, request: Request, db: PageDb, user: CurrentUser, settings: SettingsDep):
     """One QR card per outlet: the applicant who owns the point, or an operator."""
     point = points.visible_point(db, user, point_id)
     cards = [_label(settings.public_base_url, o.channel, o.qr_token) for o in points.outlets_of_point(db, point.id)]

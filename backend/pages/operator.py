@@ -6,7 +6,7 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from backend.core.errors import ScanPowerError
-from backend.deps import Operator
+from backend.deps import Id, Operator
 from backend.meters.service import latest_rejections
 from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.flash import flash
@@ -16,7 +16,7 @@ from backend.points import service as points
 from backend.points.models import MeteringPoint, PointApprove, PointReject, PointStatus
 from backend.sessions import service as sessions
 from backend.sessions.views import session_public
-from backend.tariffs.service import list_tariffs
+from backend.tariffs.service import list_tariffs, suggested_category
 from backend.users.models import User
 
 router = page_router()
@@ -27,7 +27,7 @@ SHOWN_REJECTIONS = 20
 def dashboard(request: Request, db: PageDb, operator: Operator):
     """Everything an operator watches, on one page; operator.js refreshes the live part every 2 s."""
     every_point = points.list_points(db, operator)
-    return render(request, "operator.html", user=operator, points=every_point, tariffs=list_tariffs(db),
+    return render(request, "operator.html", user=operator, points=every_point, tariffs=list_tariffs(db), suggested=suggested_category,
                   pending=[p for p in every_point if p.status == PointStatus.submitted],
                   rejections=latest_rejections(db, SHOWN_REJECTIONS), **_live(db, operator, every_point))
 
@@ -41,7 +41,7 @@ def live_fragment(request: Request, db: PageDb, operator: Operator):
 
 
 @router.post("/operator/points/{point_id}/approve")
-def approve(point_id: int, form: FormData, db: PageDb, _: Operator):
+def approve(point_id: Id, form: FormData, db: PageDb, _: Operator):
     """Approve an application with a tariff: the meter and its outlets are provisioned."""
     body, _errors = parse(PointApprove, form, ("tariff_id",))
     if body is None:
@@ -50,7 +50,7 @@ def approve(point_id: int, form: FormData, db: PageDb, _: Operator):
 
 
 @router.post("/operator/points/{point_id}/reject")
-def reject(point_id: int, form: FormData, db: PageDb, _: Operator):
+def reject(point_id: Id, form: FormData, db: PageDb, _: Operator):
     """Reject an application; the reason is shown to the applicant."""
     body, errors = parse(PointReject, form, ("reason",))
     if body is None:

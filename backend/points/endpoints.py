@@ -1,17 +1,9 @@
 from fastapi import APIRouter, Response
 
-from backend.deps import Applicant, CurrentUser, Operator, SessionDep, SettingsDep
+from backend.deps import Applicant, CurrentUser, Id, Operator, SessionDep, SettingsDep
 from backend.points import labels, service
-from backend.points.models import (
-    MeteringPoint,
-    MeterPublic,
-    OutletPublic,
-    PointApply,
-    PointApprove,
-    PointPublic,
-    PointReject,
-    PointsPublic,
-)
+from backend.points.models import (MeterCredentials, MeteringPoint, MeterPublic, OutletPublic, PointApply,
+                                   PointApprove, PointPublic, PointReject, PointsPublic)
 from backend.points.views import OutletView, outlet_public, outlet_view
 
 router = APIRouter(tags=["points"])
@@ -31,44 +23,54 @@ def list_points(db: SessionDep, user: CurrentUser) -> PointsPublic:
 
 
 @router.get("/points/{point_id}", response_model=PointPublic)
-def read_point(point_id: int, db: SessionDep, user: CurrentUser) -> MeteringPoint:
+def read_point(point_id: Id, db: SessionDep, user: CurrentUser) -> MeteringPoint:
     """One metering point."""
     return service.visible_point(db, user, point_id)
 
 
 @router.post("/points/{point_id}/approve", response_model=PointPublic)
-def approve_point(point_id: int, body: PointApprove, db: SessionDep, _: Operator) -> MeteringPoint:
+def approve_point(point_id: Id, body: PointApprove, db: SessionDep, _: Operator) -> MeteringPoint:
     """Approve an application: provisions the meter, its outlets and their QR codes."""
     return service.approve_point(db, point_id, body.tariff_id)
 
 
 @router.post("/points/{point_id}/reject", response_model=PointPublic)
-def reject_point(point_id: int, body: PointReject, db: SessionDep, _: Operator) -> MeteringPoint:
+def reject_point(point_id: Id, body: PointReject, db: SessionDep, _: Operator) -> MeteringPoint:
     """Reject an application with a reason."""
     return service.reject_point(db, point_id, body.reason)
 
 
 @router.post("/points/{point_id}/close", response_model=PointPublic)
-def close_point(point_id: int, db: SessionDep, _: Operator) -> MeteringPoint:
+def close_point(point_id: Id, db: SessionDep, _: Operator) -> MeteringPoint:
     """Close a point: no new sessions start on it."""
     return service.close_point(db, point_id)
 
 
 @router.get("/points/{point_id}/outlets", response_model=list[OutletPublic])
-def list_outlets(point_id: int, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> list[OutletPublic]:
+def list_outlets(point_id: Id, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> list[OutletPublic]:
     """The point's outlets with the URL their QR codes encode."""
     service.visible_point(db, user, point_id)
     return [outlet_public(o, settings.public_base_url) for o in service.outlets_of_point(db, point_id)]
 
 
 @router.get("/points/{point_id}/meter", response_model=MeterPublic)
-def read_meter(point_id: int, db: SessionDep, user: CurrentUser):
+def read_meter(point_id: Id, db: SessionDep, user: CurrentUser):
     """The point's meter, with online status and last contact."""
     service.visible_point(db, user, point_id)
     meter = service.meter_of_point(db, point_id)
     if meter is None:
         raise service.PointNotFound(f"metering point {point_id} has no meter yet")
     return meter
+
+
+@router.get("/points/{point_id}/meter/credentials", response_model=MeterCredentials)
+def read_meter_credentials(point_id: Id, db: SessionDep, _: Operator, settings: SettingsDep) -> MeterCredentials:
+    """The meter's MQTT identity and password, for installing it (operators only)."""
+    meter = service.meter_of_point(db, point_id)
+    if meter is None:
+        raise service.PointNotFound(f"metering point {point_id} has no meter yet")
+    return MeterCredentials(serial=meter.serial, mqtt_client_id=meter.serial, mqtt_username=meter.mqtt_username,
+                            mqtt_password=meter.mqtt_password, topic_prefix=settings.mqtt_topic_prefix)
 
 
 @router.get("/outlets/{token}", response_model=OutletView)

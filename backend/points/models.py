@@ -66,7 +66,7 @@ class PointApply(PointBase):
 
 
 class PointApprove(SQLModel):
-    tariff_id: int
+    tariff_id: int = Field(ge=1, le=2**63 - 1)
 
 
 class PointReject(SQLModel):
@@ -107,6 +107,16 @@ class MeterPublic(SQLModel):
     mqtt_username: str
     online: bool
     last_seen: datetime | None
+
+
+class MeterCredentials(SQLModel):
+    """What an installer configures on the meter's 4G module (see docs/protocol.md)."""
+
+    serial: str
+    mqtt_client_id: str
+    mqtt_username: str
+    mqtt_password: str
+    topic_prefix: str
 
 
 class Outlet(SQLModel, table=True):

@@ -3,11 +3,11 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from backend.core.clock import utcnow
-from backend.core.errors import Conflict, Forbidden, NotFound
+from backend.core.clock import local_today, utcnow
+from backend.core.errors import Conflict, Forbidden, NotFound, ScanPowerError
 from backend.points.labels import new_qr_token
 from backend.points.models import Meter, MeteringPoint, Outlet, PointApply, PointStatus
-from backend.points.rules import has_expired
+from backend.points.rules import has_expired, refusal_to_apply
 from backend.tariffs.service import get_tariff
 from backend.users.models import Role, User
 
@@ -28,9 +28,16 @@ class NotAnApplicant(Forbidden):
     pass
 
 
+class ValidityInThePast(ScanPowerError):
+    status_code = 422
+
+
 def apply_for_point(db: Session, applicant: User, body: PointApply) -> MeteringPoint:
     if applicant.role != Role.applicant:
         raise NotAnApplicant("only applicants can apply for a metering point")
+    refusal = refusal_to_apply(body.valid_until, local_today())
+    if refusal:
+        raise ValidityInThePast(refusal)
     point = MeteringPoint.model_validate(body, update={"applicant_id": applicant.id})
     db.add(point)
     db.flush()
@@ -64,6 +71,9 @@ def approve_point(db: Session, point_id: int, tariff_id: int) -> MeteringPoint:
     point = get_point(db, point_id)
     if point.status != PointStatus.submitted:
         raise PointNotPending(f"metering point {point_id} is {point.status.value}, not submitted")
+    refusal = refusal_to_apply(point.valid_until, local_today())
+    if refusal:
+        raise PointNotPending(f"cannot approve metering point {point_id}: {refusal}")
     point.tariff_id = get_tariff(db, tariff_id).id
     point.status = PointStatus.approved
     point.approved_at = utcnow()

@@ -1,6 +1,6 @@
 from fastapi import APIRouter
 
-from backend.deps import CurrentUser, SessionDep, SettingsDep, Vendor
+from backend.deps import CurrentUser, Id, SessionDep, SettingsDep, Vendor
 from backend.sessions import service
 from backend.sessions.models import SessionPublic, SessionsPublic, SessionStart
 from backend.sessions.views import session_public
@@ -24,13 +24,13 @@ def list_sessions(db: SessionDep, user: CurrentUser, open_only: bool = False) ->
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-def read_session(session_id: int, db: SessionDep, user: CurrentUser) -> SessionPublic:
+def read_session(session_id: Id, db: SessionDep, user: CurrentUser) -> SessionPublic:
     """One session with live energy and cost while it runs, settled figures after."""
     return session_public(service.visible_session(db, user, session_id))
 
 
 @router.post("/sessions/{session_id}/stop", response_model=SessionPublic)
-def stop_session(session_id: int, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> SessionPublic:
+def stop_session(session_id: Id, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> SessionPublic:
     """Stop a session (its vendor, or an operator remotely); the meter opens the relay."""
     session = service.request_stop(db, user, session_id, settings.command_timeout_seconds)
     return session_public(session)

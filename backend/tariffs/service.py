@@ -16,6 +16,11 @@ class TariffNotFound(NotFound):
     pass
 
 
+def suggested_category(purpose: str) -> TariffCategory:
+    """Irrigation is agricultural production use; stalls and processing sheds are commercial."""
+    return TariffCategory.agricultural if purpose == "irrigation" else TariffCategory.commercial
+
+
 def list_tariffs(db: Session) -> list[Tariff]:
     return list(db.exec(select(Tariff).order_by(Tariff.id)))
 

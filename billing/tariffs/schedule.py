@@ -104,6 +104,9 @@ class TimeOfUse(BaseModel, frozen=True, extra="forbid"):
     def lowest_price(self) -> Decimal:
         return min(self.price_of(span.period) for season in self.seasons for span in season.periods)
 
+    def highest_price(self) -> Decimal:
+        return max(self.price_of(span.period) for season in self.seasons for span in season.periods)
+
     def period_at(self, instant: datetime) -> tuple[str, Decimal, datetime]:
         """The period at `instant`, its price, and the instant it ends."""
         local = instant.astimezone(SHANGHAI)

@@ -59,6 +59,12 @@ class TariffVersion(BaseModel, frozen=True, extra="forbid"):
     def lowest_price(self) -> Decimal:
         return self.price_per_kwh if self.time_of_use is None else self.time_of_use.lowest_price()
 
+    def highest_price(self) -> Decimal:
+        """The dearest energy price of this version plus its per-kWh service fee."""
+        energy = self.price_per_kwh if self.time_of_use is None else self.time_of_use.highest_price()
+        fee = self.service_fee.per_kwh if self.service_fee and self.service_fee.per_kwh else Decimal(0)
+        return energy + fee
+
 
 class Tariff(BaseModel, frozen=True, extra="forbid"):
     """A tariff's versions, sorted by strictly increasing `effective_from`."""
@@ -82,6 +88,12 @@ class Tariff(BaseModel, frozen=True, extra="forbid"):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def highest_price_from(self, instant: datetime) -> Decimal:
+        """The dearest price per kWh of any version in effect at or after `instant`."""
+        current = [v for v in self.versions if v.effective_from <= instant][-1:]
+        later = [v for v in self.versions if v.effective_from > instant]
+        return max(version.highest_price() for version in (current + later or list(self.versions)))
 
     def version_labelled(self, label: str) -> TariffVersion:
         return next(version for version in self.versions if version.label == label)

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -5,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backend.app import create_app
+from backend.core.clock import local_today
 from backend.meters.orders import RecordingSink
 from backend.points import service as points
 from backend.users.models import Role
@@ -130,7 +132,7 @@ def test_application_approval_provisions_meter_outlets_and_qr_codes(client, scen
     applicant = factories_applicant(client)
     body = {"name": "Tea roasting yard", "address": "Maojia village", "latitude": 31.2, "longitude": 119.4,
             "purpose": "tea_processing", "capacity_kw": "15", "outlet_count": 3,
-            "valid_from": "2026-04-01", "valid_until": "2026-06-30"}
+            "valid_from": str(local_today()), "valid_until": str(local_today() + timedelta(days=60))}
     created = client.post("/api/v1/points", json=body, headers=applicant)
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "submitted"
@@ -163,3 +165,26 @@ def test_no_token_is_401_for_the_api(client):
     answer = client.get("/api/v1/sessions")
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_application_whose_validity_already_ended_is_refused(client):
+    applicant = factories_applicant(client)
+    body = {"name": "x", "address": "y", "latitude": 31.2, "longitude": 119.4, "purpose": "other",
+            "capacity_kw": "5", "outlet_count": 1, "valid_from": "2020-01-01", "valid_until": "2020-02-01"}
+    answer = client.post("/api/v1/points", json=body, headers=applicant)
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "ValidityInThePast"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sessions/99999999999999999999999", "/api/v1/points/0",
+                                  "/api/v1/points/99999999999999999999/outlets"])
+def test_ids_that_cannot_exist_are_refused_not_crashed_on(client, scene, path):
+    answer = client.get(path, headers=auth(client, scene["operator"]))
+    assert answer.status_code == 422
+
+
+def test_operators_can_read_a_meters_credentials_and_nobody_else(client, scene):
+    path = f"/api/v1/points/{scene['point'].id}/meter/credentials"
+    credentials = client.get(path, headers=auth(client, scene["operator"])).json()
+    assert credentials["mqtt_username"] == credentials["serial"] and len(credentials["mqtt_password"]) >= 24
+    assert client.get(path, headers=auth(client, scene["applicant"])).status_code == 403

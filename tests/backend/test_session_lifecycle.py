@@ -83,11 +83,12 @@ def test_open_sessions_reserve_their_limit(db, scene):
         sessions.start_session(db, vendor, second_outlet.qr_token, MIN, 30)
 
 
-@pytest.mark.parametrize("status", [PointStatus.approved, PointStatus.closed, PointStatus.expired])
-def test_inactive_point_is_refused(db, scene, status):
+@pytest.mark.parametrize("status, reason", [(PointStatus.approved, "not switched on yet"),
+                                            (PointStatus.closed, "closed"), (PointStatus.expired, "expired")])
+def test_inactive_point_is_refused(db, scene, status, reason):
     point, _, vendor, outlet = scene
     point.status = status
-    with pytest.raises(sessions.PointNotServing, match=status.value):
+    with pytest.raises(sessions.PointNotServing, match=reason):
         sessions.start_session(db, vendor, outlet.qr_token, MIN, 30)
 
 
