@@ -20,6 +20,7 @@ from backend.sessions import endpoints as sessions
 from backend.tariffs import endpoints as tariffs
 from backend.users import endpoints as users
 from backend.wallet import endpoints as wallet
+from backend.webhooks import endpoints as webhooks
 from billing.payments.providers import DemoProvider, PaymentProvider
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,10 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.engine = engine
     app.state.order_sink = order_sink
     app.state.broker_connected = broker_connected
-    app.state.payment_provider = payment_provider or DemoProvider()
+    app.state.payment_provider = payment_provider or payment_provider_for(settings)
     app.state.counters = Counters()
     app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
-    for module in (users, points, sessions, tariffs, wallet):
+    for module in (users, points, sessions, tariffs, wallet, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 
@@ -54,6 +55,15 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     _add_pages(app)
     _add_error_handlers(app)
     return app
+
+
+def payment_provider_for(settings: Settings) -> PaymentProvider:
+    """Stripe when a secret key is configured, else the demo provider."""
+    if not settings.stripe_secret_key:
+        return DemoProvider()
+    from billing.payments.stripe_provider import StripeProvider
+    return StripeProvider(settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base,
+                          settings.stripe_currency)
 
 
 def _add_docs(app: FastAPI) -> None:

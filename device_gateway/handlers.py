@@ -25,11 +25,12 @@ def _apply(db: Session, meter: Meter, message: Message) -> None:
         case Ack():
             meters.set_presence(db, meter, True, message.boot_id)
             sessions.command_acknowledged(db, meter, message.cmd_id, message.action, message.result == "ok",
-                                          message.reason, message.energy_wh, message.ts)
+                                          message.reason, message.energy_wh, message.ts, message.boot_id,
+                                          message.seq)
         case SessionEnded():
             meters.set_presence(db, meter, True, message.boot_id)
             sessions.ended_by_meter(db, meter, message.ch, message.session_id, message.reason,
-                                    message.energy_wh, message.ts)
+                                    message.energy_wh, message.ts, message.boot_id, message.seq)
         case Status():
             meters.set_presence(db, meter, message.state == "online", message.boot_id)
 

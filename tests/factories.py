@@ -7,7 +7,8 @@ from sqlmodel import Session
 from backend.core.clock import local_today
 from backend.points import service as points
 from backend.points.models import Meter, MeteringPoint, PointApply, PointStatus, Purpose
-from backend.tariffs.service import ensure_default_tariffs
+from backend.tariffs.models import Tariff
+from backend.tariffs.service import create_tariff, ensure_default_tariffs
 from backend.users.models import Role, User
 from backend.users.service import create_user
 from billing.payments.providers import DemoProvider
@@ -35,9 +36,7 @@ def active_point(db: Session, applicant: User | None = None, outlets: int = 2,
                  price: Decimal | None = None, **overrides) -> tuple[MeteringPoint, Meter]:
     """An approved point whose meter is online, so it accepts sessions."""
     applicant = applicant or user(db, Role.applicant)
-    tariff = ensure_default_tariffs(db)[1]
-    if price is not None:
-        tariff.price_per_kwh = price
+    tariff = flat_tariff(db, price) if price is not None else ensure_default_tariffs(db)[1]
     point = points.apply_for_point(db, applicant, application(outlets, **overrides))
     points.approve_point(db, point.id, tariff.id)
     meter = points.meter_of_point(db, point.id)
@@ -45,3 +44,12 @@ def active_point(db: Session, applicant: User | None = None, outlets: int = 2,
     point.status = PointStatus.active
     db.flush()
     return point, meter
+
+
+def flat_tariff(db: Session, price: Decimal, service_fee: dict | None = None) -> Tariff:
+    """A one-version flat tariff (optionally with a service fee)."""
+    version = {"label": "v1", "effective_from": "2020-01-01", "price_per_kwh": str(price)}
+    if service_fee:
+        version["service_fee"] = service_fee
+    return create_tariff(db, {"name": f"flat-{next(_counter)}", "title": f"Flat {price}", "category": "commercial",
+                              "versions": [version]})

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     min_start_balance: Decimal = Decimal("1.00")
     command_timeout_seconds: int = 30
     log_level: str = "INFO"
+    # Card payments: with no secret key the demo provider (which moves no money) is used.
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""  # only to point the SDK at a Stripe-compatible test server
+    stripe_currency: str = "cny"
 
     def jwt_secret(self) -> str:
         """The signing secret; generated once per data directory when none is configured."""

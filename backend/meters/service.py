@@ -57,7 +57,7 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
         if _insert_reading(db, meter, boot_id, seq, device_time, sample, session):
             stored += 1
             if session is not None:
-                record_live_reading(session, sample.energy_wh, sample.power_w, device_time)
+                record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
     return stored
 
 

@@ -28,6 +28,11 @@ PURPOSE_TEXT = {
     Purpose.tea_processing: "Tea processing 炒茶烤烟",
     Purpose.other: "Other 其他",
 }
+PERIOD_TEXT = {
+    "critical_peak": "Critical peak 尖峰", "peak": "Peak 峰", "flat": "Flat 平", "valley": "Valley 谷",
+    "deep_valley": "Deep valley 深谷", "all_day": "All day 全天", "per_kwh": "Service fee per kWh 服务费",
+    "per_session": "Service fee per session 服务费",
+}
 # Keyed by plain value: session, point and meter states share one colour language.
 _BADGES = {
     "active": "ok", "online": "ok",
@@ -94,3 +99,13 @@ def stop_reason(reason: StopReason | None) -> str:
 
 def purpose(value: Purpose) -> str:
     return PURPOSE_TEXT[value]
+
+
+def period(name: str) -> str:
+    return PERIOD_TEXT.get(name, name)
+
+
+def clock(moment: datetime | None) -> str:
+    """A time of day in Asia/Shanghai, e.g. 22:00."""
+    shown = local(moment)
+    return NOTHING if shown is None else shown.strftime("%H:%M")

@@ -16,7 +16,7 @@ from backend.points import service as points
 from backend.points.models import MeteringPoint, PointApprove, PointReject, PointStatus
 from backend.sessions import service as sessions
 from backend.sessions.views import session_public
-from backend.tariffs.service import list_tariffs, suggested_category
+from backend.tariffs.service import list_tariffs, suggested_category, tariff_public
 from backend.users.models import User
 
 router = page_router()
@@ -27,7 +27,9 @@ SHOWN_REJECTIONS = 20
 def dashboard(request: Request, db: PageDb, operator: Operator):
     """Everything an operator watches, on one page; operator.js refreshes the live part every 2 s."""
     every_point = points.list_points(db, operator)
-    return render(request, "operator.html", user=operator, points=every_point, tariffs=list_tariffs(db), suggested=suggested_category,
+    return render(request, "operator.html", user=operator, points=every_point,
+                  tariffs=[tariff_public(t) for t in list_tariffs(db)],
+                  suggested=suggested_category,
                   pending=[p for p in every_point if p.status == PointStatus.submitted],
                   rejections=latest_rejections(db, SHOWN_REJECTIONS), **_live(db, operator, every_point))
 

@@ -16,6 +16,7 @@ templates.env.filters.update(
     yuan=display.yuan, price=display.price, kwh=display.kwh, wh=display.wh, power=display.power,
     when=display.when, badge=display.badge, session_status=display.session_status,
     stop_reason=display.stop_reason, purpose=display.purpose, sentence=display.sentence,
+    period=display.period, clock=display.clock,
 )
 templates.env.globals.update(role_home=role_home)
 

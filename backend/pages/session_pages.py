@@ -14,6 +14,7 @@ from backend.pages.navigation import login_url, safe_next
 from backend.pages.rendering import render
 from backend.points import service as points
 from backend.sessions import service as sessions
+from backend.sessions.receipts import receipt as explain
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.sessions.views import session_public
 from backend.users.models import Role, User
@@ -53,7 +54,7 @@ def receipt(session_id: Id, request: Request, db: PageDb, user: CurrentUser):
     if session.status != SessionStatus.completed:
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
     return render(request, "receipt.html", user=user, session=session,
-                  point=points.get_point(db, session.point_id))
+                  point=points.get_point(db, session.point_id), bill=explain(db, session))
 
 
 def _may_stop(user: User, session: UsageSession) -> bool:

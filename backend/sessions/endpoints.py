@@ -2,7 +2,8 @@ from fastapi import APIRouter
 
 from backend.deps import CurrentUser, Id, SessionDep, SettingsDep, Vendor
 from backend.sessions import service
-from backend.sessions.models import SessionPublic, SessionsPublic, SessionStart
+from backend.sessions.models import ReceiptPublic, SessionPublic, SessionsPublic, SessionStart
+from backend.sessions.receipts import receipt
 from backend.sessions.views import session_public
 
 router = APIRouter(tags=["sessions"])
@@ -34,3 +35,9 @@ def stop_session(session_id: Id, db: SessionDep, user: CurrentUser, settings: Se
     """Stop a session (its vendor, or an operator remotely); the meter opens the relay."""
     session = service.request_stop(db, user, session_id, settings.command_timeout_seconds)
     return session_public(session)
+
+
+@router.get("/sessions/{session_id}/receipt", response_model=ReceiptPublic)
+def read_receipt(session_id: Id, db: SessionDep, user: CurrentUser) -> ReceiptPublic:
+    """The settled bill: registers, energy and money per tariff period, service fees, and a hint."""
+    return receipt(db, service.visible_session(db, user, session_id))

@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Index, text
+from sqlalchemy import BigInteger, Index, text
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
@@ -45,7 +45,9 @@ class UsageSession(SQLModel, table=True):
     meter_id: int = Field(foreign_key="meter.id", index=True)
     vendor_id: int = Field(foreign_key="user.id", index=True)
     channel: int
+    tariff_id: int = Field(foreign_key="tariff.id")
     status: SessionStatus = Field(default=SessionStatus.starting, max_length=16, index=True)
+    # The price in effect when the session started, for display; the bill prices each period.
     price_per_kwh: Decimal = Field(sa_type=ExactDecimal)
     energy_limit_wh: int
     start_cmd_id: str = Field(max_length=40, unique=True)
@@ -55,14 +57,48 @@ class UsageSession(SQLModel, table=True):
     stop_requested_at: datetime | None = None
     ended_at: datetime | None = None
     start_register_wh: int | None = None
+    start_boot_id: str | None = Field(default=None, max_length=64)
+    start_seq: int | None = Field(default=None, sa_type=BigInteger)
     latest_register_wh: int | None = None
+    latest_amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
     latest_power_w: float | None = None
     latest_reading_at: datetime | None = None
     stop_register_wh: int | None = None
+    stop_boot_id: str | None = Field(default=None, max_length=64)
+    stop_seq: int | None = Field(default=None, sa_type=BigInteger)
     energy_wh: int | None = None
     amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
     stop_reason: StopReason | None = Field(default=None, max_length=20)
     failure_reason: str | None = Field(default=None, max_length=255)
+    needs_review: bool = False
+    review_note: str | None = Field(default=None, max_length=1000)
+
+
+class BillLine(SQLModel, table=True):
+    """One priced line of a settled session: energy in one tariff period, or a service fee."""
+
+    __tablename__ = "bill_line"
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="usage_session.id", index=True)
+    kind: str = Field(max_length=16)  # "energy" or "service_fee"
+    period: str = Field(max_length=32)  # a tariff period, or "per_kwh" / "per_session" for fees
+    version: str = Field(max_length=80)
+    energy_wh: int | None = None
+    unit_price: Decimal = Field(sa_type=ExactDecimal)
+    amount: Decimal = Field(sa_type=MoneyFen)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class BillLinePublic(SQLModel):
+    kind: str
+    period: str
+    version: str
+    energy_wh: int | None
+    unit_price: Decimal
+    amount: Decimal
+    starts_at: datetime | None
+    ends_at: datetime | None
 
 
 class SessionStart(SQLModel):
@@ -87,6 +123,21 @@ class SessionPublic(SQLModel):
     power_w: float | None
     stop_reason: StopReason | None
     failure_reason: str | None
+    needs_review: bool
+
+
+class ReceiptPublic(SQLModel):
+    """The bill, explained: registers, energy and money per tariff period, and one hint."""
+
+    session: SessionPublic
+    point_name: str
+    tariff_name: str
+    lines: list[BillLinePublic]
+    energy_amount: Decimal
+    service_fee_amount: Decimal
+    total: Decimal
+    hint_en: str
+    hint_zh: str
 
 
 class SessionsPublic(SQLModel):

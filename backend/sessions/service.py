@@ -11,6 +11,7 @@ from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.meters.orders import RelayOrder, queue_order
 from backend.points import service as points
+from backend.meters.models import Reading as MeterReading
 from backend.points.models import Meter, Outlet
 from backend.points.rules import refusal_to_serve
 from backend.sessions.models import (
@@ -19,10 +20,13 @@ from backend.sessions.models import (
     StopReason,
     UsageSession,
 )
-from backend.tariffs.service import get_tariff
+from backend.meters.register_rules import Reading as RegisterReading
+from backend.meters.register_rules import outlet_rated_power_w
+from backend.sessions.models import BillLine
+from backend.sessions.pricing import SessionBill, price_session, price_so_far
+from backend.tariffs.service import get_tariff, price_now, tariff_engine
 from backend.users.models import Role, User
 from billing.pricing import energy_affordable, energy_amount
-from billing.settlement import RegisterWentBackwards, settle
 from billing.wallet.service import charge_session, wallet_balance
 
 log = logging.getLogger(__name__)
@@ -67,13 +71,17 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
         raise refusal
     point = points.get_point(db, outlet.point_id)
     meter = db.get(Meter, outlet.meter_id)
-    price = get_tariff(db, point.tariff_id).price_per_kwh
+    tariff = get_tariff(db, point.tariff_id)
     spendable = spendable_balance(db, vendor.id)
     if spendable < min_balance:
         raise InsufficientBalance(f"balance {spendable} yuan is below the {min_balance} yuan needed to start")
+    now = utcnow()
+    # The limit assumes the dearest price ahead, so the meter cuts off before the money runs out.
+    dearest = tariff_engine(tariff).highest_price_from(now)
     session = UsageSession(outlet_id=outlet.id, point_id=point.id, meter_id=meter.id, vendor_id=vendor.id,
-                           channel=outlet.channel, price_per_kwh=price,
-                           energy_limit_wh=energy_affordable(spendable, price), start_cmd_id=_cmd_id())
+                           channel=outlet.channel, tariff_id=tariff.id,
+                           price_per_kwh=price_now(tariff, now).price_per_kwh,
+                           energy_limit_wh=energy_affordable(spendable, dearest), start_cmd_id=_cmd_id())
     _insert_claiming_outlet(db, session)
     _order(db, meter, session, "close", session.start_cmd_id, command_timeout)
     return session
@@ -103,9 +111,13 @@ def _insert_claiming_outlet(db: Session, session: UsageSession) -> None:
 
 def spendable_balance(db: Session, vendor_id: int) -> Decimal:
     """The wallet balance less what the vendor's other open sessions may still spend."""
-    reserved = sum((energy_amount(s.energy_limit_wh, s.price_per_kwh) for s in _open_sessions_of(db, vendor_id)),
-                   Decimal("0.00"))
+    reserved = sum((_most_it_can_cost(db, s) for s in _open_sessions_of(db, vendor_id)), Decimal("0.00"))
     return wallet_balance(db, vendor_id) - reserved
+
+
+def _most_it_can_cost(db: Session, session: UsageSession) -> Decimal:
+    dearest = tariff_engine(get_tariff(db, session.tariff_id)).highest_price_from(as_utc(session.requested_at))
+    return energy_amount(session.energy_limit_wh, dearest)
 
 
 def _open_sessions_of(db: Session, vendor_id: int) -> list[UsageSession]:
@@ -133,21 +145,22 @@ def request_stop(db: Session, actor: User, session_id: int, command_timeout: int
 
 
 def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok: bool, reason: str | None,
-                         register_wh: int, at: datetime) -> UsageSession | None:
+                         register_wh: int, at: datetime, boot_id: str | None = None,
+                         seq: int | None = None) -> UsageSession | None:
     """Turn a meter's ack into session state; repeats and unknown commands change nothing."""
     session = _session_by_command(db, meter, cmd_id)
     if session is None:
         log.warning("ack for unknown command %s from meter %s", cmd_id, meter.serial)
         return None
     if action == "close":
-        _close_acknowledged(session, ok, reason, register_wh, at)
+        _close_acknowledged(session, ok, reason, register_wh, at, boot_id, seq)
     elif ok and session.status in (SessionStatus.active, SessionStatus.stopping):
-        _finish(db, session, register_wh, at, session.stop_reason or StopReason.remote)
+        _finish(db, session, register_wh, at, session.stop_reason or StopReason.remote, boot_id, seq)
     return session
 
 
 def _close_acknowledged(session: UsageSession, ok: bool, reason: str | None, register_wh: int,
-                        at: datetime) -> None:
+                        at: datetime, boot_id: str | None, seq: int | None) -> None:
     if session.start_register_wh is not None or session.status == SessionStatus.failed:
         return
     if not ok:
@@ -156,13 +169,15 @@ def _close_acknowledged(session: UsageSession, ok: bool, reason: str | None, reg
         session.ended_at = at
         return
     session.start_register_wh = session.latest_register_wh = register_wh
+    session.start_boot_id, session.start_seq = boot_id, seq
     session.started_at = session.latest_reading_at = at
+    session.latest_amount = Decimal("0.00")
     if session.status == SessionStatus.starting:
         session.status = SessionStatus.active
 
 
 def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, reason: str, register_wh: int,
-                   at: datetime) -> UsageSession | None:
+                   at: datetime, boot_id: str | None = None, seq: int | None = None) -> UsageSession | None:
     """The meter opened the relay itself (limit reached, fault); close and settle."""
     session = db.get(UsageSession, session_id)
     if session is None or session.meter_id != meter.id or session.channel != channel:
@@ -170,38 +185,73 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
         return None
     if session.status in (SessionStatus.active, SessionStatus.stopping):
         stop_reason = StopReason.limit_reached if reason == "limit_reached" else StopReason.meter
-        _finish(db, session, register_wh, at, stop_reason)
+        _finish(db, session, register_wh, at, stop_reason, boot_id, seq)
     return session
 
 
-def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datetime, reason: StopReason) -> None:
+def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datetime, reason: StopReason,
+            boot_id: str | None, seq: int | None) -> None:
     session.stop_register_wh = session.latest_register_wh = stop_register_wh
+    session.stop_boot_id, session.stop_seq = boot_id, seq
     session.ended_at = session.latest_reading_at = at
     session.stop_reason = reason
     settle_session(db, session)
 
 
-def settle_session(db: Session, session: UsageSession) -> None:
-    """Price the register delta and debit the vendor's wallet; idempotent per session."""
-    try:
-        bill = settle(session.start_register_wh, session.stop_register_wh, session.price_per_kwh)
-    except RegisterWentBackwards as exc:
-        log.error("session %s not billed: %s", session.id, exc)
-        session.failure_reason = f"not billed: {exc}"
-        session.energy_wh, session.amount = 0, Decimal("0.00")
-    else:
-        session.energy_wh, session.amount = bill.energy_wh, bill.amount
+def settle_session(db: Session, session: UsageSession) -> SessionBill:
+    """Price the session's readings per tariff period and debit the wallet; once per session."""
+    outlet = db.get(Outlet, session.outlet_id)
+    bill = price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
+                         outlet_rated_power_w(outlet.rated_current_a))
+    session.energy_wh, session.amount = bill.energy_wh, bill.total
+    if bill.needs_review or bill.anomalies:
+        session.needs_review = bill.needs_review
+        session.review_note = "; ".join(a.reason for a in bill.anomalies)[:1000]
+        log.warning("session %s settled with register anomalies: %s", session.id, session.review_note)
+    _store_lines(db, session, bill)
     charge_session(db, session.vendor_id, session.id, session.amount)
     session.status = SessionStatus.completed
+    return bill
 
 
-def record_live_reading(session: UsageSession, register_wh: int, power_w: float, at: datetime) -> None:
+def session_readings(db: Session, session: UsageSession) -> list[RegisterReading]:
+    """Start, every stored reading of the session in arrival order, and stop."""
+    start = RegisterReading(session.start_boot_id or "unknown", _seq(session.start_seq, -1),
+                            as_utc(session.started_at), session.start_register_wh)
+    stop = RegisterReading(session.stop_boot_id or start.boot_id, _seq(session.stop_seq, 2**62),
+                           as_utc(session.ended_at), session.stop_register_wh)
+    query = (select(MeterReading).where(MeterReading.session_id == session.id,
+                                         MeterReading.channel == session.channel).order_by(MeterReading.id))
+    middle = [RegisterReading(r.boot_id, r.seq, as_utc(r.device_time), r.energy_wh) for r in db.exec(query)]
+    return [start, *middle, stop]
+
+
+def _seq(seq: int | None, unknown: int) -> int:
+    # Meters that omit seq on acks still order correctly: start before, stop after every reading.
+    return unknown if seq is None else seq
+
+
+def _store_lines(db: Session, session: UsageSession, bill: SessionBill) -> None:
+    for line in bill.lines:
+        db.add(BillLine(session_id=session.id, kind="energy", period=line.period, version=line.version,
+                        energy_wh=line.energy_wh, unit_price=line.price_per_kwh, amount=line.amount,
+                        starts_at=line.start, ends_at=line.end))
+    for fee in bill.fees:
+        db.add(BillLine(session_id=session.id, kind="service_fee", period=fee.basis, version=fee.version,
+                        energy_wh=fee.energy_wh, unit_price=fee.unit_price, amount=fee.amount))
+
+
+def record_live_reading(db: Session, session: UsageSession, register_wh: int, power_w: float,
+                        at: datetime) -> None:
     if session.status != SessionStatus.active or session.start_register_wh is None:
         return
     if session.latest_reading_at is None or at >= as_utc(session.latest_reading_at):
         session.latest_register_wh = max(register_wh, session.start_register_wh)
         session.latest_power_w = power_w
         session.latest_reading_at = at
+        tariff = tariff_engine(get_tariff(db, session.tariff_id))
+        session.latest_amount = price_so_far(as_utc(session.started_at), session.start_register_wh, at,
+                                             session.latest_register_wh, tariff)
 
 
 def visible_session(db: Session, user: User, session_id: int) -> UsageSession:
@@ -241,7 +291,7 @@ def live_energy_wh(session: UsageSession) -> int:
 def live_amount(session: UsageSession) -> Decimal:
     if session.amount is not None:
         return session.amount
-    return energy_amount(live_energy_wh(session), session.price_per_kwh)
+    return session.latest_amount or Decimal("0.00")
 
 
 def _session_by_command(db: Session, meter: Meter, cmd_id: str) -> UsageSession | None:

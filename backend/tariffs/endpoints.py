@@ -1,13 +1,32 @@
 from fastapi import APIRouter
 
-from backend.deps import CurrentUser, SessionDep
+from backend.core.clock import utcnow
+from backend.deps import CurrentUser, Id, Operator, SessionDep
 from backend.tariffs import service
-from backend.tariffs.models import Tariff, TariffPublic
+from backend.tariffs.models import TariffPublic, TariffWrite
 
 router = APIRouter(tags=["tariffs"])
 
 
 @router.get("/tariffs", response_model=list[TariffPublic])
-def list_tariffs(db: SessionDep, _: CurrentUser) -> list[Tariff]:
-    """Every tariff a point can be given."""
-    return service.list_tariffs(db)
+def list_tariffs(db: SessionDep, _: CurrentUser) -> list[TariffPublic]:
+    """Every tariff, with the price in effect now and its full definition."""
+    return [service.tariff_public(t) for t in service.list_tariffs(db)]
+
+
+@router.get("/tariffs/{tariff_id}", response_model=TariffPublic)
+def read_tariff(tariff_id: Id, db: SessionDep, _: CurrentUser) -> TariffPublic:
+    """One tariff."""
+    return service.tariff_public(service.get_tariff(db, tariff_id))
+
+
+@router.post("/tariffs", response_model=TariffPublic, status_code=201)
+def create_tariff(body: TariffWrite, db: SessionDep, _: Operator) -> TariffPublic:
+    """Add a tariff (flat or time-of-use, with versions and effective dates; see docs/tariffs.md)."""
+    return service.tariff_public(service.create_tariff(db, body.definition))
+
+
+@router.put("/tariffs/{tariff_id}", response_model=TariffPublic)
+def change_tariff(tariff_id: Id, body: TariffWrite, db: SessionDep, _: Operator) -> TariffPublic:
+    """Replace a tariff's definition; versions already in effect cannot change, new ones take effect at their date."""
+    return service.tariff_public(service.change_tariff(db, tariff_id, body.definition, utcnow()))

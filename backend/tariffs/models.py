@@ -1,9 +1,10 @@
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
-
-from backend.core.types import ExactDecimal
 
 
 class TariffCategory(StrEnum):
@@ -12,15 +13,35 @@ class TariffCategory(StrEnum):
     residential = "residential"
 
 
-class TariffBase(SQLModel):
+class Tariff(SQLModel, table=True):
+    """A tariff as data: its definition is a billing.tariffs document (versions with effective dates)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=80)
     name: str = Field(max_length=120)
     category: TariffCategory = Field(max_length=20)
-    price_per_kwh: Decimal = Field(sa_type=ExactDecimal, gt=0, le=100)
+    definition: str = Field(sa_type=Text)
 
 
-class Tariff(TariffBase, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+class TariffWrite(SQLModel):
+    """A tariff document: name, title, category and versions (see docs/tariffs.md)."""
+
+    definition: dict[str, Any]
 
 
-class TariffPublic(TariffBase):
+class PriceNow(SQLModel):
+    period: str
+    price_per_kwh: Decimal
+    until: datetime | None
+    service_fee_per_kwh: Decimal | None
+    service_fee_per_session: Decimal | None
+    version: str
+
+
+class TariffPublic(SQLModel):
     id: int
+    code: str
+    name: str
+    category: TariffCategory
+    now: PriceNow
+    definition: dict[str, Any]

@@ -1,24 +1,45 @@
-from decimal import Decimal
+"""Tariffs are stored as documents; the pure engine in billing.tariffs prices them."""
+import json
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlmodel import Session, select
 
-from backend.core.errors import NotFound
-from backend.tariffs.models import Tariff, TariffCategory
+from backend.core.clock import utcnow
+from backend.core.errors import Conflict, NotFound, ScanPowerError
+from backend.tariffs.models import PriceNow, Tariff, TariffCategory, TariffPublic
+from billing import tariffs as engine
+from billing.tariffs import NoTariffInEffect
 
-# Demonstration catalogue prices (yuan/kWh), not an official price list.
-DEFAULT_TARIFFS = [
-    ("Agricultural production, flat (demo price)", TariffCategory.agricultural, Decimal("0.5090")),
-    ("Commercial, flat (demo price)", TariffCategory.commercial, Decimal("0.6700")),
-]
+DEFAULT_TARIFFS = ("agricultural_production_flat", "jiangsu_commercial_tou_2025")
 
 
 class TariffNotFound(NotFound):
     pass
 
 
+class InvalidTariffDocument(ScanPowerError):
+    status_code = 422
+
+
+class TariffHistoryIsFixed(Conflict):
+    pass
+
+
 def suggested_category(purpose: str) -> TariffCategory:
     """Irrigation is agricultural production use; stalls and processing sheds are commercial."""
     return TariffCategory.agricultural if purpose == "irrigation" else TariffCategory.commercial
+
+
+@lru_cache(maxsize=512)
+def _parse(definition: str) -> engine.Tariff:
+    return engine.load_tariff_json(definition)
+
+
+def tariff_engine(tariff: Tariff) -> engine.Tariff:
+    """The priced form of a stored tariff (parsed once per definition)."""
+    return _parse(tariff.definition)
 
 
 def list_tariffs(db: Session) -> list[Tariff]:
@@ -32,9 +53,71 @@ def get_tariff(db: Session, tariff_id: int) -> Tariff:
     return tariff
 
 
+def price_now(tariff: Tariff, at: datetime | None = None) -> PriceNow:
+    """The period, price and service fees in effect at `at` (default: now)."""
+    priced = tariff_engine(tariff)
+    try:
+        current = engine.period_in_effect(priced, at or utcnow())
+    except NoTariffInEffect:
+        current = engine.period_in_effect(priced, priced.versions[0].effective_from)
+    fee = current.version.service_fee
+    return PriceNow(period=current.period, price_per_kwh=current.price_per_kwh, until=current.until,
+                    service_fee_per_kwh=fee.per_kwh if fee else None,
+                    service_fee_per_session=fee.per_session if fee else None, version=current.version.label)
+
+
+def tariff_public(tariff: Tariff) -> TariffPublic:
+    return TariffPublic(id=tariff.id, code=tariff.code, name=tariff.name, category=tariff.category,
+                        now=price_now(tariff), definition=json.loads(tariff.definition))
+
+
+def create_tariff(db: Session, document: dict[str, Any]) -> Tariff:
+    priced = _validated(document)
+    if db.exec(select(Tariff).where(Tariff.code == priced.name)).first():
+        raise TariffHistoryIsFixed(f"a tariff named {priced.name!r} exists; change it instead")
+    tariff = Tariff(code=priced.name, name=priced.title or priced.name, category=priced.category,
+                    definition=priced.model_dump_json())
+    db.add(tariff)
+    db.flush()
+    return tariff
+
+
+def change_tariff(db: Session, tariff_id: int, document: dict[str, Any], now: datetime) -> Tariff:
+    """Replace a tariff's document; versions already in effect must stay as they were."""
+    tariff = get_tariff(db, tariff_id)
+    priced = _validated(document)
+    _keep_history(tariff_engine(tariff), priced, now)
+    tariff.name, tariff.category = priced.title or priced.name, priced.category
+    tariff.definition = priced.model_dump_json()
+    return tariff
+
+
+def _validated(document: dict[str, Any]) -> engine.Tariff:
+    try:
+        return engine.load_tariff(document)
+    except engine.InvalidTariff as exc:
+        raise InvalidTariffDocument(str(exc)) from None
+
+
+def _keep_history(old: engine.Tariff, new: engine.Tariff, now: datetime) -> None:
+    started = [v for v in old.versions if v.effective_from <= now]
+    if list(new.versions[:len(started)]) != started:
+        raise TariffHistoryIsFixed("versions already in effect cannot change: sessions were priced with them; "
+                                   "add a version with a future effective date instead")
+    if old.name != new.name:
+        raise TariffHistoryIsFixed("a tariff's name cannot change")
+
+
 def ensure_default_tariffs(db: Session) -> list[Tariff]:
-    if not list_tariffs(db):
-        for name, category, price in DEFAULT_TARIFFS:
-            db.add(Tariff(name=name, category=category, price_per_kwh=price))
-        db.flush()
+    """Seed the shipped tariffs (Jiangsu commercial time-of-use, flat agricultural) once."""
+    for name in DEFAULT_TARIFFS:
+        if db.exec(select(Tariff).where(Tariff.code == name)).first() is None:
+            priced = engine.load_seed_tariff(name)
+            db.add(Tariff(code=name, name=priced.title or name, category=priced.category,
+                          definition=priced.model_dump_json()))
+    db.flush()
     return list_tariffs(db)
+
+
+def default_tariff(db: Session, category: TariffCategory) -> Tariff:
+    return next(t for t in ensure_default_tariffs(db) if t.category == category)

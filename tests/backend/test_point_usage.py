@@ -10,7 +10,8 @@ from tests import factories
 
 def add_session(db, point, meter, outlet, vendor, status, energy_wh=None, amount=None):
     db.add(UsageSession(outlet_id=outlet.id, point_id=point.id, meter_id=meter.id, vendor_id=vendor.id,
-                        channel=outlet.channel, status=status, price_per_kwh=Decimal("0.67"), energy_limit_wh=9999,
+                        channel=outlet.channel, tariff_id=point.tariff_id, status=status,
+                        price_per_kwh=Decimal("0.67"), energy_limit_wh=9999,
                         start_cmd_id=f"c{datetime.now(UTC).timestamp()}{status}{energy_wh}",
                         energy_wh=energy_wh, amount=amount))
     db.flush()

@@ -120,9 +120,11 @@ def test_meter_refusal_fails_the_session_without_charge(db, scene):
 def test_meter_cut_off_at_limit_settles_with_the_meters_reading(db, scene):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, utcnow())
+    started = utcnow()
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, started)
     stop_at = 100 + session.energy_limit_wh
-    sessions.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", stop_at, utcnow())
+    sessions.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", stop_at,
+                            started + timedelta(hours=10))
     assert session.status == SessionStatus.completed
     assert session.stop_reason == StopReason.limit_reached
     assert session.amount == Decimal("20.00")
@@ -132,10 +134,13 @@ def test_meter_cut_off_at_limit_settles_with_the_meters_reading(db, scene):
 def test_register_going_backwards_bills_nothing(db, scene):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 5000, utcnow())
-    sessions.ended_by_meter(db, meter, outlet.channel, session.id, "power_loss", 12, utcnow())
+    started = utcnow()
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 5000, started,
+                                  "boot-1", 10)
+    sessions.ended_by_meter(db, meter, outlet.channel, session.id, "power_loss", 12,
+                            started + timedelta(minutes=5), "boot-1", 20)
     assert session.energy_wh == 0 and session.amount == Decimal("0.00")
-    assert "went from 5000 to 12" in session.failure_reason
+    assert session.needs_review and "5000" in session.review_note and "12" in session.review_note
 
 
 def test_vendor_cannot_see_or_stop_another_vendors_session(db, scene):

@@ -1,6 +1,6 @@
 """A meter written from docs/protocol.md alone — plain dicts, no project code — runs a session."""
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -10,8 +10,9 @@ from scanpower.platform import Platform
 from tests.mqtt_tools import TestClient, wait_for
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now(minutes_ago: int = 0) -> str:
+    moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HandWrittenMeter:
@@ -27,18 +28,18 @@ class HandWrittenMeter:
             self.seq += 1
         self.mqtt.publish(f"{self.base}/{kind}", json.dumps({"v": 1} | body).encode(), retain=retain)
 
-    def answer_next_command(self) -> dict:
+    def answer_next_command(self, minutes_ago: int = 0) -> dict:
         _, payload = self.mqtt.next()
         command = json.loads(payload)
         self.send("ack", {"cmd_id": command["cmd_id"], "action": command["action"], "ch": command["ch"],
                           "session_id": command["session_id"], "result": "ok", "energy_wh": self.register,
-                          "ts": now()})
+                          "ts": now(minutes_ago)})
         return command
 
-    def telemetry(self, relay: str, session_id: int | None) -> None:
+    def telemetry(self, relay: str, session_id: int | None, minutes_ago: int = 0) -> None:
         outlet = {"ch": 1, "energy_wh": self.register, "power_w": 5500.0, "voltage_v": 228.4,
                   "current_a": 24.1, "relay": relay}
-        self.send("telemetry", {"ts": now(), "outlets": [outlet | ({"session_id": session_id} if session_id else {})]})
+        self.send("telemetry", {"ts": now(minutes_ago), "outlets": [outlet | ({"session_id": session_id} if session_id else {})]})
 
 
 @pytest.fixture
@@ -63,10 +64,11 @@ def test_a_meter_built_from_the_document_serves_a_whole_session(platform):
         started = http.post("/api/v1/sessions", json={"outlet_token": outlet["qr_url"].rsplit("/", 1)[1]},
                             headers=vendor).json()
 
-        close = meter.answer_next_command()
+        # The meter's clock says the session began half an hour ago: 1.24 kWh in 30 min is a 2.5 kW pump.
+        close = meter.answer_next_command(minutes_ago=30)
         assert close["action"] == "close" and close["session_id"] == started["id"] and close["energy_limit_wh"] > 0
         meter.register += 1234
-        meter.telemetry("closed", started["id"])
+        meter.telemetry("closed", started["id"], minutes_ago=15)
         wait_for(lambda: http.get(f"/api/v1/sessions/{started['id']}", headers=vendor).json()["energy_wh"] == 1234)
 
         http.post(f"/api/v1/sessions/{started['id']}/stop", headers=vendor)

@@ -22,7 +22,7 @@ from backend.points import service as points
 from backend.points.models import Meter, MeteringPoint, PointApply, PointStatus, Purpose
 from backend.sessions import service as sessions
 from backend.sessions.models import UsageSession
-from backend.tariffs.service import ensure_default_tariffs
+from backend.tariffs.service import create_tariff, ensure_default_tariffs
 from backend.users.models import Role, User
 from backend.users.service import create_user
 from billing.payments.providers import DemoProvider
@@ -58,7 +58,11 @@ def _seed(db: Session) -> dict:
     applicant = create_user(db, "13800000002", PASSWORD, Role.applicant, "Market manager")
     vendor = create_user(db, "13800000003", PASSWORD, Role.vendor, "Noodle stall")
     other = create_user(db, "13800000004", PASSWORD, Role.vendor, "Fruit stall")
-    tariff = ensure_default_tariffs(db)[1]
+    ensure_default_tariffs(db)
+    # A flat price keeps the figures on the pages independent of the time of day the tests run.
+    tariff = create_tariff(db, {"name": "flat-commercial", "title": "Commercial, flat", "category": "commercial",
+                                "versions": [{"label": "v1", "effective_from": "2020-01-01",
+                                              "price_per_kwh": "0.6700"}]})
     point = points.apply_for_point(db, applicant, application())
     points.approve_point(db, point.id, tariff.id)
     point.status = PointStatus.active
@@ -167,13 +171,14 @@ class SessionDriver:
             session = sessions.start_session(db, db.get(User, vendor_id), self.world.tokens[outlet],
                                              Decimal("1.00"), 30)
             db.flush()
+            # Started two hours ago, so the energy used by the tests is physically plausible.
             sessions.command_acknowledged(db, db.get(Meter, session.meter_id), session.start_cmd_id, "close", True,
-                                          None, register_wh, utcnow())
+                                          None, register_wh, utcnow() - timedelta(hours=2))
             return session.id
 
     def read(self, session_id: int, register_wh: int, power_w: float) -> None:
         with unit_of_work(self.world.engine, self.world.sink) as db:
-            sessions.record_live_reading(db.get(UsageSession, session_id), register_wh, power_w, utcnow())
+            sessions.record_live_reading(db, db.get(UsageSession, session_id), register_wh, power_w, utcnow())
 
     def finish(self, session_id: int, register_wh: int) -> None:
         with unit_of_work(self.world.engine, self.world.sink) as db:

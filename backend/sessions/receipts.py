@@ -1,0 +1,57 @@
+"""The bill, explained: lines per tariff period and one plain-language hint drawn from the session."""
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from backend.core.clock import as_utc
+from backend.points.service import get_point
+from backend.sessions.models import BillLine, BillLinePublic, ReceiptPublic, SessionStatus, UsageSession
+from backend.sessions.service import SessionNotStoppable
+from backend.sessions.views import session_public
+from backend.tariffs.service import get_tariff, tariff_engine
+from billing.tariffs import BilledLine, valley_equivalent
+
+
+class ReceiptNotReady(SessionNotStoppable):
+    pass
+
+
+def receipt(db: Session, session: UsageSession) -> ReceiptPublic:
+    if session.status != SessionStatus.completed:
+        raise ReceiptNotReady(f"session {session.id} is {session.status.value}; the receipt comes when it ends")
+    lines = list(db.exec(select(BillLine).where(BillLine.session_id == session.id).order_by(BillLine.id)))
+    energy = [line for line in lines if line.kind == "energy"]
+    energy_amount = sum((line.amount for line in energy), Decimal("0.00"))
+    hint_en, hint_zh = _hint(db, session, energy, energy_amount)
+    return ReceiptPublic(
+        session=session_public(session), point_name=get_point(db, session.point_id).name,
+        tariff_name=get_tariff(db, session.tariff_id).name, lines=[_public(line) for line in lines],
+        energy_amount=energy_amount, service_fee_amount=session.amount - energy_amount, total=session.amount,
+        hint_en=hint_en, hint_zh=hint_zh)
+
+
+def _public(line: BillLine) -> BillLinePublic:
+    return BillLinePublic(kind=line.kind, period=line.period, version=line.version, energy_wh=line.energy_wh,
+                          unit_price=line.unit_price, amount=line.amount,
+                          starts_at=as_utc(line.starts_at) if line.starts_at else None,
+                          ends_at=as_utc(line.ends_at) if line.ends_at else None)
+
+
+def _hint(db: Session, session: UsageSession, energy: list[BillLine], paid: Decimal) -> tuple[str, str]:
+    kwh = Decimal(session.energy_wh or 0) / 1000
+    if not energy or all(line.period == "all_day" for line in energy):
+        return (f"{kwh:.3f} kWh at one price all day: the time of day did not change this bill.",
+                f"本次用电 {kwh:.3f} 千瓦时，全天同一电价，用电时段不影响电费。")
+    tariff = tariff_engine(get_tariff(db, session.tariff_id))
+    valley = valley_equivalent([_billed(line) for line in energy], tariff)
+    if valley >= paid:
+        return (f"{kwh:.3f} kWh, all in the cheapest hours: nothing to save by moving it.",
+                f"本次用电 {kwh:.3f} 千瓦时，已全部在低谷时段。")
+    return (f"The same {kwh:.3f} kWh in valley hours would have cost ¥{valley:.2f} instead of ¥{paid:.2f}.",
+            f"同样 {kwh:.3f} 千瓦时若在低谷时段使用，电费为 ¥{valley:.2f}（本次 ¥{paid:.2f}）。")
+
+
+def _billed(line: BillLine) -> BilledLine:
+    return BilledLine(period=line.period, version=line.version, energy_wh=line.energy_wh,
+                      price_per_kwh=line.unit_price, amount=line.amount,
+                      start=as_utc(line.starts_at), end=as_utc(line.ends_at))
