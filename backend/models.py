@@ -1,11 +1,12 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.meters.models import Reading, RejectedMessage
 from backend.points.models import Meter, MeteringPoint, Outlet
-from backend.sessions.models import UsageSession
+from backend.points.water import WaterCoefficient
+from backend.sessions.models import BillLine, UsageSession
 from backend.tariffs.models import Tariff
 from backend.users.models import User
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
-__all__ = ["JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "Reading",
-           "RejectedMessage", "Tariff", "UsageSession", "User"]
+__all__ = ["BillLine", "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "Posting",
+           "Reading", "RejectedMessage", "Tariff", "UsageSession", "User", "WaterCoefficient"]

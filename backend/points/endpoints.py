@@ -1,7 +1,8 @@
 from fastapi import APIRouter, Response
 
 from backend.deps import Applicant, CurrentUser, Id, Operator, SessionDep, SettingsDep
-from backend.points import labels, service
+from backend.points import labels, service, water
+from backend.points.water import WaterCoefficientPublic, WaterCoefficientWrite
 from backend.points.models import (MeterCredentials, MeteringPoint, MeterPublic, OutletPublic, PointApply,
                                    PointApprove, PointPublic, PointReject, PointsPublic)
 from backend.points.views import OutletView, outlet_public, outlet_view
@@ -71,6 +72,19 @@ def read_meter_credentials(point_id: Id, db: SessionDep, _: Operator, settings: 
         raise service.PointNotFound(f"metering point {point_id} has no meter yet")
     return MeterCredentials(serial=meter.serial, mqtt_client_id=meter.serial, mqtt_username=meter.mqtt_username,
                             mqtt_password=meter.mqtt_password, topic_prefix=settings.mqtt_topic_prefix)
+
+
+@router.get("/points/{point_id}/water-coefficients", response_model=list[WaterCoefficientPublic])
+def list_water_coefficients(point_id: Id, db: SessionDep, user: CurrentUser):
+    """An irrigation well's measured m³ per kWh, oldest first (以电折水)."""
+    service.visible_point(db, user, point_id)
+    return water.coefficients(db, point_id)
+
+
+@router.post("/points/{point_id}/water-coefficients", response_model=WaterCoefficientPublic, status_code=201)
+def add_water_coefficient(point_id: Id, body: WaterCoefficientWrite, db: SessionDep, _: Operator):
+    """Record a new measurement of the well's coefficient; it applies from its effective date."""
+    return water.add_coefficient(db, service.get_point(db, point_id), body)
 
 
 @router.get("/outlets/{token}", response_model=OutletView)

@@ -134,6 +134,8 @@ class ReceiptPublic(SQLModel):
     tariff_name: str
     lines: list[BillLinePublic]
     energy_amount: Decimal
+    water_m3: Decimal | None = Field(description="Water pumped, by the well's coefficient (以电折水)")
+    m3_per_kwh: Decimal | None
     service_fee_amount: Decimal
     total: Decimal
     hint_en: str

@@ -3,7 +3,8 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from backend.core.clock import as_utc
+from backend.core.clock import as_utc, local
+from backend.points import water
 from backend.points.service import get_point
 from backend.sessions.models import BillLine, BillLinePublic, ReceiptPublic, SessionStatus, UsageSession
 from backend.sessions.service import SessionNotStoppable
@@ -23,7 +24,10 @@ def receipt(db: Session, session: UsageSession) -> ReceiptPublic:
     energy = [line for line in lines if line.kind == "energy"]
     energy_amount = sum((line.amount for line in energy), Decimal("0.00"))
     hint_en, hint_zh = _hint(db, session, energy, energy_amount)
+    coefficient = water.coefficient_on(water.coefficients(db, session.point_id), local(session.ended_at).date())
     return ReceiptPublic(
+        m3_per_kwh=coefficient,
+        water_m3=water.water_m3(session.energy_wh or 0, coefficient) if coefficient is not None else None,
         session=session_public(session), point_name=get_point(db, session.point_id).name,
         tariff_name=get_tariff(db, session.tariff_id).name, lines=[_public(line) for line in lines],
         energy_amount=energy_amount, service_fee_amount=session.amount - energy_amount, total=session.amount,

@@ -114,3 +114,29 @@ def test_service_fee_is_billed_as_its_own_line(db):
         ("service_fee", "per_session", Decimal("0.50"))]
     assert explained.total == session.amount == Decimal("2.90")
     assert explained.service_fee_amount == Decimal("0.90")
+
+
+def test_irrigation_receipt_shows_water_by_the_coefficient_in_effect(db):
+    from datetime import date
+
+    from backend.points.water import WaterCoefficientWrite, add_coefficient
+    from backend.points.models import Purpose
+    point, meter = factories.active_point(db, outlets=1, purpose=Purpose.irrigation,
+                                          outlet_rated_current_a=Decimal("32"))
+    add_coefficient(db, point, WaterCoefficientWrite(m3_per_kwh=Decimal("2.5"), effective_from=date(2026, 1, 1)))
+    add_coefficient(db, point, WaterCoefficientWrite(m3_per_kwh=Decimal("3.1"), effective_from=date(2026, 5, 1)))
+    vendor = factories.user(db, Role.vendor, Decimal("50.00"))
+    start = datetime(2026, 4, 20, 6, 0, tzinfo=SHANGHAI)
+    session = run_session(db, meter, points.outlets_of_point(db, point.id)[0], vendor, start,
+                          start + timedelta(hours=1), 1500)
+    explained = receipt(db, session)
+    assert (explained.m3_per_kwh, explained.water_m3) == (Decimal("2.5"), Decimal("15.00"))  # 6 kWh × 2.5
+
+
+def test_water_coefficients_belong_to_irrigation_points(db):
+    from datetime import date
+
+    from backend.points.water import NotAnIrrigationPoint, WaterCoefficientWrite, add_coefficient
+    point, _ = factories.active_point(db)
+    with pytest.raises(NotAnIrrigationPoint):
+        add_coefficient(db, point, WaterCoefficientWrite(m3_per_kwh=Decimal("2"), effective_from=date(2026, 1, 1)))
