@@ -3,8 +3,14 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.session import Session
+
+from device_gateway.broker_config import AccessPolicy
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +31,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedBroker:
-    """Runs amqtt on its own event loop thread; `start()` returns once it listens."""
+    """Runs amqtt on its own event loop thread; `start()` returns once it listens.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883):
+    Open to anonymous clients on every topic unless given `credentials` (username → password, or a
+    `(username, password) -> bool` check) and a `policy`: then it enforces the same rules as the
+    Mosquitto files `scanpower broker-config` writes (see docs/security.md).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *,
+                 credentials: Mapping[str, str] | Callable[[str, str], bool] | None = None,
+                 policy: AccessPolicy | None = None):
         self.host = host
         self.port = port
+        self._plugins = broker_plugins(credentials, policy)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
         self._ready = threading.Event()
@@ -58,9 +72,9 @@ class EmbeddedBroker:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         config = {"listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-                  "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}}
+                  "plugins": self._plugins}
         try:
-            self._broker = Broker(config, loop=self._loop)
+            self._broker = VettingBroker(config, loop=self._loop)
             self._loop.run_until_complete(self._broker.start())
         except BaseException as exc:
             self._error = exc
@@ -69,3 +83,36 @@ class EmbeddedBroker:
         self._ready.set()
         self._loop.run_forever()
         self._loop.close()
+
+
+class VettingBroker(Broker):
+    """amqtt's Broker, but retained messages go only to clients the topic plugins let receive them.
+
+    amqtt 0.12 sends retained messages without asking the plugins, and on every connect replays them
+    for every client's subscriptions, so a meter would get all other meters' retained status.
+    """
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                          session: Session) -> None:
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        sends = [handler.mqtt_publish(retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)
+                 for topic, retained in list(self._retained_messages.items())
+                 if handler and self._matches(topic, topic_filter)
+                 and await self._topic_filtering(session, topic, Action.RECEIVE)]
+        await asyncio.gather(*sends)
+
+
+def broker_plugins(credentials: Mapping[str, str] | Callable[[str, str], bool] | None,
+                   policy: AccessPolicy | None) -> dict[str, dict[str, Any]]:
+    """amqtt's `plugins` section: anonymous and unrestricted unless credentials and/or a policy are given."""
+    plugins: dict[str, dict[str, Any]] = {}
+    if credentials is None:
+        plugins["amqtt.plugins.authentication.AnonymousAuthPlugin"] = {"allow_anonymous": True}
+    elif callable(credentials):
+        plugins["device_gateway.broker_auth.PasswordAuthPlugin"] = {"check": credentials}
+    else:
+        plugins["device_gateway.broker_auth.PasswordAuthPlugin"] = {"credentials": dict(credentials)}
+    if policy is not None:
+        plugins["device_gateway.broker_auth.TopicAclPlugin"] = {"policy": policy}
+    return plugins

@@ -2,6 +2,7 @@
 import logging
 import signal
 import threading
+from pathlib import Path
 
 import typer
 
@@ -166,6 +167,35 @@ def create_user(phone: str = typer.Argument(..., help="Phone number, the sign-in
         typer.secho(exc.detail, fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created {chosen.value} {phone} (id {user.id})")
+
+
+@app.command("broker-config")
+def broker_config(out: Path = typer.Option(Path("var/mosquitto"), help="Folder for mosquitto.conf, passwd and acl."),
+                  port: int = typer.Option(1883, help="Port of the listener in mosquitto.conf."),
+                  installed_at: Path | None = typer.Option(None, help="Where the files will live on the broker host "
+                                                                      "(default: --out).")) -> None:
+    """Write Mosquitto's password file, ACL and conf from the database: every meter, the gateway and the API."""
+    from sqlmodel import Session
+
+    from backend.core.db import make_engine
+    from device_gateway.broker_config import PlatformRole, PlatformUser, meters_for_broker, write_broker_config
+
+    settings = get_settings()
+    if not (settings.mqtt_gateway_password and settings.mqtt_api_password):
+        typer.secho("set MQTT_GATEWAY_PASSWORD and MQTT_API_PASSWORD", fg="red", err=True)
+        raise typer.Exit(2)
+    platform = [PlatformUser(settings.mqtt_gateway_username, settings.mqtt_gateway_password, PlatformRole.gateway),
+                PlatformUser(settings.mqtt_api_username, settings.mqtt_api_password, PlatformRole.publisher)]
+    with Session(make_engine(settings.database_url)) as db:
+        meters = meters_for_broker(db)
+    try:
+        files = write_broker_config(meters, platform, settings.mqtt_topic_prefix, out, port=port,
+                                    installed_at=installed_at)
+    except ValueError as exc:
+        typer.secho(f"cannot write the broker files: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {files.conf}, {files.acl_file} and {files.password_file} ({len(meters)} meters)")
+    typer.echo("install them on the broker host and reload Mosquitto (SIGHUP); see docs/security.md")
 
 
 def _require_mqtt_url(settings) -> str:

@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     mqtt_topic_prefix: str = "scanpower/v1"
     gateway_client_id: str = "scanpower-gateway"
+    # Platform accounts written by `scanpower broker-config`; each process's MQTT_URL carries its own.
+    mqtt_gateway_username: str = "scanpower-gateway"
+    mqtt_gateway_password: str = ""
+    mqtt_api_username: str = "scanpower-api"
+    mqtt_api_password: str = ""
     gateway_share_group: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     http_host: str = "127.0.0.1"
