@@ -9,7 +9,9 @@ from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.meters.orders import OrderSink
 from backend.points.service import expire_points
-from backend.sessions.service import expire_unacknowledged_starts, resend_pending_stops
+from backend.app import payment_provider_for
+from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts, resend_pending_stops,
+                                      stop_sessions_with_expiring_holds)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,13 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
     scheduler.add_job(job("expire_unacknowledged_starts",
                           lambda db: expire_unacknowledged_starts(db, utcnow(), timeout)),
                       "interval", seconds=5, id="expire_starts")
+    provider = payment_provider_for(settings)
+    if hasattr(provider, "authorize"):
+        scheduler.add_job(job("capture_settled_holds", lambda db: capture_settled_holds(db, provider)),
+                          "interval", seconds=10, id="capture_holds")
+        scheduler.add_job(job("stop_sessions_with_expiring_holds",
+                              lambda db: stop_sessions_with_expiring_holds(db, utcnow(), timeout)),
+                          "interval", minutes=10, id="expiring_holds")
     scheduler.add_job(job("resend_pending_stops", lambda db: resend_pending_stops(db, utcnow(), timeout)),
                       "interval", seconds=max(timeout // 2, 5), id="resend_stops")
     return scheduler

@@ -1,4 +1,4 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from backend.deps import CurrentUser, Id, SessionDep, SettingsDep, Vendor
 from backend.sessions import service
@@ -10,10 +10,12 @@ router = APIRouter(tags=["sessions"])
 
 
 @router.post("/sessions", response_model=SessionPublic, status_code=201)
-def start_session(body: SessionStart, db: SessionDep, vendor: Vendor, settings: SettingsDep) -> SessionPublic:
-    """Start a session on the scanned outlet; the relay closes when the meter acknowledges."""
+def start_session(body: SessionStart, request: Request, db: SessionDep, vendor: Vendor,
+                  settings: SettingsDep) -> SessionPublic:
+    """Start a session on the scanned outlet (wallet, or a card hold); the relay closes when the meter acknowledges."""
     session = service.start_session(db, vendor, body.outlet_token, settings.min_start_balance,
-                                    settings.command_timeout_seconds)
+                                    settings.command_timeout_seconds, body.hold_amount,
+                                    request.app.state.payment_provider)
     return session_public(session)
 
 

@@ -103,6 +103,10 @@ class BillLinePublic(SQLModel):
 
 class SessionStart(SQLModel):
     outlet_token: str = Field(min_length=8, max_length=64)
+    hold_amount: Decimal | None = Field(
+        default=None, gt=0, le=2000, decimal_places=2,
+        description="Pay by card: hold this much on the card; the rest is released at stop. "
+                    "Absent: pay from the wallet.")
 
 
 class SessionPublic(SQLModel):

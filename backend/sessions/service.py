@@ -27,6 +27,8 @@ from backend.sessions.pricing import SessionBill, price_session, price_so_far
 from backend.tariffs.service import get_tariff, price_now, tariff_engine
 from backend.users.models import Role, User
 from billing.pricing import energy_affordable, energy_amount
+from billing.payments import holds
+from billing.payments.models import Hold, HoldStatus
 from billing.wallet.service import charge_session, wallet_balance
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,17 @@ class NotAVendor(Forbidden):
     pass
 
 
+class CardPaymentsUnavailable(Conflict):
+    pass
+
+
 def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Decimal,
-                  command_timeout: int) -> UsageSession:
-    """Open a session on the scanned outlet and order its relay closed."""
+                  command_timeout: int, hold_amount: Decimal | None = None, provider=None) -> UsageSession:
+    """Open a session on the scanned outlet and order its relay closed.
+
+    With `hold_amount`, the vendor pays by card: that amount is held on the card (via `provider`)
+    and buys the energy limit; otherwise the wallet's spendable balance does.
+    """
     if vendor.role != Role.vendor:
         raise NotAVendor("only vendor accounts can switch power on")
     outlet = points.outlet_by_token(db, outlet_token)
@@ -72,8 +82,10 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     point = points.get_point(db, outlet.point_id)
     meter = db.get(Meter, outlet.meter_id)
     tariff = get_tariff(db, point.tariff_id)
-    spendable = spendable_balance(db, vendor.id)
-    if spendable < min_balance:
+    if hold_amount is not None and not hasattr(provider, "authorize"):
+        raise CardPaymentsUnavailable("card payments are not set up here; pay from your wallet")
+    spendable = hold_amount if hold_amount is not None else spendable_balance(db, vendor.id)
+    if hold_amount is None and spendable < min_balance:
         raise InsufficientBalance(f"balance {spendable} yuan is below the {min_balance} yuan needed to start")
     now = utcnow()
     # The limit assumes the dearest price ahead, so the meter cuts off before the money runs out.
@@ -83,6 +95,9 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
                            price_per_kwh=price_now(tariff, now).price_per_kwh,
                            energy_limit_wh=energy_affordable(spendable, dearest), start_cmd_id=_cmd_id())
     _insert_claiming_outlet(db, session)
+    if hold_amount is not None:
+        holds.place_hold(db, vendor.id, hold_amount, provider, session_id=session.id,
+                         idempotency_key=f"hold:session:{session.id}")
     _order(db, meter, session, "close", session.start_cmd_id, command_timeout)
     return session
 
@@ -121,7 +136,10 @@ def _most_it_can_cost(db: Session, session: UsageSession) -> Decimal:
 
 
 def _open_sessions_of(db: Session, vendor_id: int) -> list[UsageSession]:
-    query = select(UsageSession).where(UsageSession.vendor_id == vendor_id, UsageSession.status.in_(OPEN_STATUSES))
+    """Open sessions paid from the wallet (a card hold backs the others)."""
+    by_card = select(Hold.session_id).where(Hold.session_id.is_not(None))
+    query = select(UsageSession).where(UsageSession.vendor_id == vendor_id, UsageSession.status.in_(OPEN_STATUSES),
+                                       UsageSession.id.not_in(by_card))
     return list(db.exec(query))
 
 
@@ -209,9 +227,43 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
         session.review_note = "; ".join(a.reason for a in bill.anomalies)[:1000]
         log.warning("session %s settled with register anomalies: %s", session.id, session.review_note)
     _store_lines(db, session, bill)
-    charge_session(db, session.vendor_id, session.id, session.amount)
+    if hold_of(db, session.id) is None:
+        charge_session(db, session.vendor_id, session.id, session.amount)
+    # A card-paid session is captured by the scheduler (capture_settled_holds), outside the gateway.
     session.status = SessionStatus.completed
     return bill
+
+
+def hold_of(db: Session, session_id: int) -> Hold | None:
+    return db.exec(select(Hold).where(Hold.session_id == session_id)).first()
+
+
+def capture_settled_holds(db: Session, provider) -> list[Hold]:
+    """Capture what finished card-paid sessions cost and release the rest; release holds of failed starts."""
+    query = (select(Hold, UsageSession).join(UsageSession, Hold.session_id == UsageSession.id)
+             .where(Hold.status == HoldStatus.authorized,
+                    UsageSession.status.in_([SessionStatus.completed, SessionStatus.failed])))
+    done = []
+    for hold, session in db.exec(query):
+        if session.status == SessionStatus.completed:
+            done.append(holds.capture_hold(db, hold, session.amount, provider))
+        else:
+            done.append(holds.release_hold(db, hold, provider))
+    return done
+
+
+def stop_sessions_with_expiring_holds(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
+    """Stop card-paid sessions whose hold nears Stripe's 7-day limit, so they settle before it lapses."""
+    stopped = []
+    for hold in holds.holds_near_expiry(db, now):
+        session = db.get(UsageSession, hold.session_id) if hold.session_id else None
+        if session is not None and session.status in (SessionStatus.starting, SessionStatus.active):
+            session.status, session.stop_cmd_id = SessionStatus.stopping, _cmd_id()
+            session.stop_requested_at, session.stop_reason = now, StopReason.remote
+            session.review_note = "stopped by the platform: its card hold was about to expire"
+            _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, timeout)
+            stopped.append(session)
+    return stopped
 
 
 def session_readings(db: Session, session: UsageSession) -> list[RegisterReading]:

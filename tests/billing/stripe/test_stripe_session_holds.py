@@ -1,0 +1,65 @@
+"""Pay per session by card: hold at start, the hold buys the energy limit, capture the bill, release the rest."""
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from backend.core.clock import utcnow
+from backend.meters.orders import pending_orders
+from backend.points import service as points
+from backend.sessions import service as sessions
+from backend.users.models import Role
+from billing.payments.models import HoldStatus
+from billing.wallet.service import wallet_balance
+from tests import factories
+
+
+@pytest.fixture
+def scene(db):
+    point, meter = factories.active_point(db, outlets=1, price=Decimal("1.0000"), outlet_rated_current_a=Decimal("32"))
+    vendor = factories.user(db, Role.vendor, Decimal("3.00"))
+    return meter, points.outlets_of_point(db, point.id)[0], vendor
+
+
+def test_a_card_hold_buys_the_limit_and_only_the_bill_is_captured(db, scene, provider, stripe_api):
+    meter, outlet, vendor = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("50.00"), provider)
+    assert session.energy_limit_wh == 50_000  # ¥50 at ¥1.00/kWh, whatever the wallet holds
+    hold = sessions.hold_of(db, session.id)
+    assert hold.amount == Decimal("50.00") and hold.status == HoldStatus.authorized
+    started = utcnow() - timedelta(hours=2)
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1000, started, "b", 1)
+    sessions.request_stop(db, vendor, session.id, 30)
+    stop = pending_orders(db)[-1]
+    sessions.command_acknowledged(db, meter, stop.cmd_id, "open", True, None, 13_340, utcnow(), "b", 2)
+    assert session.amount == Decimal("12.34")
+    assert wallet_balance(db, vendor.id) == Decimal("3.00")  # the card pays, not the wallet
+
+    captured = sessions.capture_settled_holds(db, provider)
+    assert [h.status for h in captured] == [HoldStatus.captured]
+    assert hold.captured_amount == Decimal("12.34")
+    charge = stripe_api.charge_of(hold.payment_intent_id)
+    assert charge["amount"] - charge.get("amount_refunded", 0) == 1234  # the rest of the ¥50 went back
+    assert sessions.capture_settled_holds(db, provider) == []  # once
+
+
+def test_a_session_that_never_started_releases_its_hold(db, scene, provider, stripe_api):
+    _, outlet, vendor = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("20.00"), provider)
+    sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=31), 30)
+    released = sessions.capture_settled_holds(db, provider)
+    assert [h.status for h in released] == [HoldStatus.released]
+    assert stripe_api.intent(sessions.hold_of(db, session.id).payment_intent_id)["status"] == "canceled"
+
+
+def test_card_sessions_do_not_reserve_wallet_money(db, scene, provider):
+    _, outlet, vendor = scene
+    sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("20.00"), provider)
+    assert sessions.spendable_balance(db, vendor.id) == Decimal("3.00")
+
+
+def test_without_stripe_a_card_start_is_refused_plainly(db, scene):
+    from billing.payments.providers import DemoProvider
+    _, outlet, vendor = scene
+    with pytest.raises(sessions.CardPaymentsUnavailable):
+        sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("20.00"), DemoProvider())
