@@ -6,13 +6,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from backend.core.clock import local_today, utcnow
+from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import NotFound
 from backend.meters.models import Reading, RejectedMessage
 from backend.points.models import Meter
 from backend.points.service import activate_on_first_contact
 from backend.sessions.models import SessionStatus, UsageSession
-from backend.sessions.service import record_live_reading
+from backend.sessions.service import adjust_after_late_reading, record_live_reading
 
 
 class UnknownMeter(NotFound):
@@ -54,11 +54,26 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
     stored = 0
     for sample in samples:
         session = open_by_channel.get(sample.channel)
-        if _insert_reading(db, meter, boot_id, seq, device_time, sample, session):
+        late = None if session else _settled_session_named(db, meter, sample, device_time)
+        if _insert_reading(db, meter, boot_id, seq, device_time, sample, session or late):
             stored += 1
             if session is not None:
                 record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
+            elif late is not None:
+                adjust_after_late_reading(db, late)
     return stored
+
+
+def _settled_session_named(db: Session, meter: Meter, sample: OutletSample,
+                           device_time: datetime) -> UsageSession | None:
+    """The completed session a late reading says it belongs to, if it falls inside that session."""
+    if sample.session_id is None:
+        return None
+    session = db.get(UsageSession, sample.session_id)
+    if (session is None or session.meter_id != meter.id or session.channel != sample.channel
+            or session.status != SessionStatus.completed or session.started_at is None):
+        return None
+    return session if as_utc(session.started_at) < device_time < as_utc(session.ended_at) else None
 
 
 def _active_sessions_by_channel(db: Session, meter: Meter) -> dict[int, UsageSession]:

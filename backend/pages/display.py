@@ -32,6 +32,7 @@ PERIOD_TEXT = {
     "critical_peak": "Critical peak 尖峰", "peak": "Peak 峰", "flat": "Flat 平", "valley": "Valley 谷",
     "deep_valley": "Deep valley 深谷", "all_day": "All day 全天", "per_kwh": "Service fee per kWh 服务费",
     "per_session": "Service fee per session 服务费",
+    "late_reading": "Correction from late meter data 补传数据调整",
 }
 # Keyed by plain value: session, point and meter states share one colour language.
 _BADGES = {

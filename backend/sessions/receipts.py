@@ -23,6 +23,7 @@ def receipt(db: Session, session: UsageSession) -> ReceiptPublic:
     lines = list(db.exec(select(BillLine).where(BillLine.session_id == session.id).order_by(BillLine.id)))
     energy = [line for line in lines if line.kind == "energy"]
     energy_amount = sum((line.amount for line in energy), Decimal("0.00"))
+    fees = sum((line.amount for line in lines if line.kind == "service_fee"), Decimal("0.00"))
     hint_en, hint_zh = _hint(db, session, energy, energy_amount)
     coefficient = water.coefficient_on(water.coefficients(db, session.point_id), local(session.ended_at).date())
     return ReceiptPublic(
@@ -30,7 +31,7 @@ def receipt(db: Session, session: UsageSession) -> ReceiptPublic:
         water_m3=water.water_m3(session.energy_wh or 0, coefficient) if coefficient is not None else None,
         session=session_public(session), point_name=get_point(db, session.point_id).name,
         tariff_name=get_tariff(db, session.tariff_id).name, lines=[_public(line) for line in lines],
-        energy_amount=energy_amount, service_fee_amount=session.amount - energy_amount, total=session.amount,
+        energy_amount=energy_amount, service_fee_amount=fees, total=sum((line.amount for line in lines), Decimal(0)),
         hint_en=hint_en, hint_zh=hint_zh)
 
 

@@ -29,7 +29,7 @@ from backend.users.models import Role, User
 from billing.pricing import energy_affordable, energy_amount
 from billing.payments import holds
 from billing.payments.models import Hold, HoldStatus
-from billing.wallet.service import charge_session, wallet_balance
+from billing.wallet.service import charge_adjustment, charge_session, wallet_balance
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,32 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
     # A card-paid session is captured by the scheduler (capture_settled_holds), outside the gateway.
     session.status = SessionStatus.completed
     return bill
+
+
+def adjust_after_late_reading(db: Session, session: UsageSession) -> Decimal:
+    """Re-price a settled session with a reading that arrived late; post the difference, never edit the past."""
+    outlet = db.get(Outlet, session.outlet_id)
+    bill = price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
+                         outlet_rated_power_w(outlet.rated_current_a))
+    difference = bill.total - billed_so_far(db, session)
+    if difference:
+        entry_key = f"adjust:{session.id}:{_adjustment_count(db, session) + 1}"
+        charge_adjustment(db, session.vendor_id, session.id, difference, entry_key)
+        db.add(BillLine(session_id=session.id, kind="adjustment", period="late_reading", version=entry_key,
+                        energy_wh=None, unit_price=difference, amount=difference))
+        log.info("session %s re-priced after a late reading: %+.2f yuan", session.id, difference)
+    return difference
+
+
+def billed_so_far(db: Session, session: UsageSession) -> Decimal:
+    """The settled amount plus every adjustment since."""
+    adjustments = select(BillLine.amount).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")
+    return session.amount + sum(db.exec(adjustments), Decimal("0.00"))
+
+
+def _adjustment_count(db: Session, session: UsageSession) -> int:
+    query = select(BillLine.id).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")
+    return len(list(db.exec(query)))
 
 
 def hold_of(db: Session, session_id: int) -> Hold | None:

@@ -22,3 +22,12 @@ def charge_session(db: Session, user_id: int, session_id: int, amount: Decimal) 
     revenue = ledger.account(db, ledger.REVENUE, "revenue")
     ledger.transfer(db, f"settle:{session_id}", "settlement", wallet_account(db, user_id), revenue,
                     amount, memo=f"session {session_id}", session_id=session_id)
+
+
+def charge_adjustment(db: Session, user_id: int, session_id: int, difference: Decimal, key: str) -> None:
+    """Post a settled session's correction: positive debits the wallet, negative credits it back."""
+    revenue = ledger.account(db, ledger.REVENUE, "revenue")
+    wallet = wallet_account(db, user_id)
+    source, target = (wallet, revenue) if difference > 0 else (revenue, wallet)
+    ledger.transfer(db, key, "adjustment", source, target, abs(difference),
+                    memo=f"session {session_id}: re-priced after a late reading", session_id=session_id)

@@ -140,3 +140,27 @@ def test_water_coefficients_belong_to_irrigation_points(db):
     point, _ = factories.active_point(db)
     with pytest.raises(NotAnIrrigationPoint):
         add_coefficient(db, point, WaterCoefficientWrite(m3_per_kwh=Decimal("2"), effective_from=date(2026, 1, 1)))
+
+
+def test_a_late_reading_after_settlement_posts_an_adjustment_and_keeps_the_original_lines(db, scene):
+    _, meter, outlet, vendor = scene
+    start = datetime(2026, 7, 15, 21, 30, tzinfo=SHANGHAI)
+    stop = start + timedelta(hours=2)
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30)
+    pending_orders(db)
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, start, "b1", 1)
+    sessions.request_stop(db, vendor, session.id, 30)
+    sessions.command_acknowledged(db, meter, pending_orders(db)[0].cmd_id, "open", True, None, 18_000, stop, "b1", 9)
+    # Without readings in between, the 8 kWh are spread evenly: 2 kWh peak, 6 kWh flat.
+    assert session.amount == Decimal("6.16")
+    # The meter's backlog then shows 4 kWh (an 8 kW pump) were used before 22:00, at peak.
+    late = OutletSample(outlet.channel, 14_000, 8000, 228, 35, True, session.id)
+    assert record_telemetry(db, meter, "b1", 5, start + timedelta(minutes=30), [late]) == 1
+    assert record_telemetry(db, meter, "b1", 5, start + timedelta(minutes=30), [late]) == 0  # repeated: nothing
+    explained = receipt(db, session)
+    kinds = [(line.kind, line.period, line.amount) for line in explained.lines]
+    assert kinds == [("energy", "peak", Decimal("2.14")), ("energy", "flat", Decimal("4.02")),
+                     ("adjustment", "late_reading", Decimal("0.81"))]  # 4.29 + 2.68 = 6.97 = 6.16 + 0.81
+    assert session.amount == Decimal("6.16") and explained.total == Decimal("6.97")
+    assert wallet_balance(db, vendor.id) == Decimal("100.00") - Decimal("6.97")
+    assert ledger_total(db) == 0
