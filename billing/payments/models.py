@@ -83,6 +83,11 @@ class TopUp(SQLModel):
     amount: Decimal = Field(gt=0, le=MAX_TOP_UP, decimal_places=2)
 
 
+class Withdrawal(SQLModel):
+    amount: Decimal | None = Field(default=None, gt=0, le=100_000, decimal_places=2,
+                                   description="Yuan to send back; absent: everything not reserved by open sessions")
+
+
 class WalletPublic(SQLModel):
     balance: Decimal
     currency: str = "CNY"

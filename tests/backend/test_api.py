@@ -188,3 +188,12 @@ def test_operators_can_read_a_meters_credentials_and_nobody_else(client, scene):
     credentials = client.get(path, headers=auth(client, scene["operator"])).json()
     assert credentials["mqtt_username"] == credentials["serial"] and len(credentials["mqtt_password"]) >= 24
     assert client.get(path, headers=auth(client, scene["applicant"])).status_code == 403
+
+
+def test_withdrawal_sends_back_only_what_open_sessions_do_not_reserve(client, scene):
+    vendor = auth(client, scene["rich"])
+    assert client.post("/api/v1/wallet/withdrawals", json={"amount": "10.00"}, headers=vendor).json()["balance"] \
+        == "20.00"
+    client.post("/api/v1/sessions", json={"outlet_token": scene["outlets"][0].qr_token}, headers=vendor)
+    refused = client.post("/api/v1/wallet/withdrawals", json={}, headers=vendor)
+    assert refused.status_code == 409 and "¥0.00 is free" in refused.json()["detail"]
