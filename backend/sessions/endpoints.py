@@ -1,9 +1,10 @@
 from fastapi import APIRouter, Request
 
-from backend.deps import CurrentUser, Id, SessionDep, SettingsDep, Vendor
+from backend.deps import CurrentUser, Id, Operator, SessionDep, SettingsDep, Vendor
 from backend.sessions import service
 from backend.sessions.models import ReceiptPublic, SessionPublic, SessionsPublic, SessionStart
 from backend.sessions.receipts import receipt
+from backend.sessions.refunds import SessionRefund, refund_session
 from backend.sessions.views import session_public
 
 router = APIRouter(tags=["sessions"])
@@ -43,3 +44,11 @@ def stop_session(session_id: Id, db: SessionDep, user: CurrentUser, settings: Se
 def read_receipt(session_id: Id, db: SessionDep, user: CurrentUser) -> ReceiptPublic:
     """The settled bill: registers, energy and money per tariff period, service fees, and a hint."""
     return receipt(db, service.visible_session(db, user, session_id))
+
+
+@router.post("/sessions/{session_id}/refunds", response_model=ReceiptPublic, status_code=201)
+def refund(session_id: Id, body: SessionRefund, request: Request, db: SessionDep, operator: Operator) -> ReceiptPublic:
+    """Refund a settled session, fully or in part, with a reason (operators): to the card, or to the wallet."""
+    session = service.visible_session(db, operator, session_id)
+    refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider)
+    return receipt(db, session)

@@ -142,6 +142,7 @@ class ReceiptPublic(SQLModel):
     m3_per_kwh: Decimal | None
     service_fee_amount: Decimal
     total: Decimal
+    refunded: Decimal = Field(description="Money given back for this session since it was settled")
     hint_en: str
     hint_zh: str
 

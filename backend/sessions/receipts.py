@@ -7,6 +7,7 @@ from backend.core.clock import as_utc, local
 from backend.points import water
 from backend.points.service import get_point
 from backend.sessions.models import BillLine, BillLinePublic, ReceiptPublic, SessionStatus, UsageSession
+from backend.sessions.refunds import refunded
 from backend.sessions.service import SessionNotStoppable
 from backend.sessions.views import session_public
 from backend.tariffs.service import get_tariff, tariff_engine
@@ -32,6 +33,7 @@ def receipt(db: Session, session: UsageSession) -> ReceiptPublic:
         session=session_public(session), point_name=get_point(db, session.point_id).name,
         tariff_name=get_tariff(db, session.tariff_id).name, lines=[_public(line) for line in lines],
         energy_amount=energy_amount, service_fee_amount=fees, total=sum((line.amount for line in lines), Decimal(0)),
+        refunded=refunded(db, session),
         hint_en=hint_en, hint_zh=hint_zh)
 
 

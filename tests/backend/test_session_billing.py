@@ -164,3 +164,17 @@ def test_a_late_reading_after_settlement_posts_an_adjustment_and_keeps_the_origi
     assert session.amount == Decimal("6.16") and explained.total == Decimal("6.97")
     assert wallet_balance(db, vendor.id) == Decimal("100.00") - Decimal("6.97")
     assert ledger_total(db) == 0
+
+
+def test_an_operator_refunds_a_wallet_paid_session_in_parts_never_more_than_it_cost(db, scene):
+    from backend.sessions.refunds import RefundNotPossible, refund_session
+    _, meter, outlet, vendor = scene
+    start = datetime(2026, 7, 15, 21, 30, tzinfo=SHANGHAI)
+    session = run_session(db, meter, outlet, vendor, start, start + timedelta(hours=2), 1000)
+    assert refund_session(db, session, Decimal("1.00"), "meter fault reported by the vendor", None) == Decimal("1.00")
+    assert refund_session(db, session, None, "goodwill", None) == Decimal("5.16")
+    with pytest.raises(RefundNotPossible, match="¥0.00"):
+        refund_session(db, session, Decimal("0.01"), "again", None)
+    assert receipt(db, session).refunded == Decimal("6.16")
+    assert wallet_balance(db, vendor.id) == Decimal("100.00")
+    assert ledger_total(db) == 0

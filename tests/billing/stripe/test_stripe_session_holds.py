@@ -63,3 +63,22 @@ def test_without_stripe_a_card_start_is_refused_plainly(db, scene):
     _, outlet, vendor = scene
     with pytest.raises(sessions.CardPaymentsUnavailable):
         sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("20.00"), DemoProvider())
+
+
+def test_refunding_a_card_paid_session_goes_back_to_the_card(db, scene, provider, stripe_api):
+    from backend.sessions.refunds import refund_session
+    from backend.sessions.receipts import receipt
+    meter, outlet, vendor = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("50.00"), provider)
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 0,
+                                  utcnow() - timedelta(hours=2), "b", 1)
+    sessions.request_stop(db, vendor, session.id, 30)
+    sessions.command_acknowledged(db, meter, pending_orders(db)[-1].cmd_id, "open", True, None, 10_000, utcnow(),
+                                  "b", 2)
+    sessions.capture_settled_holds(db, provider)
+    refund_session(db, session, Decimal("4.00"), "dispute upheld", provider)
+    hold = sessions.hold_of(db, session.id)
+    stripe_refunds = [r["amount"] for r in stripe_api.refunds(hold.payment_intent_id) if r.get("reason") != "expired"]
+    assert 400 in stripe_refunds
+    assert receipt(db, session).refunded == Decimal("4.00")
+    assert wallet_balance(db, vendor.id) == Decimal("3.00")

@@ -1,0 +1,1 @@
+"""Conservation per metering point: register delta = session energy + unattributed energy, proven and billed."""

@@ -1,0 +1,61 @@
+"""An operator refunds a settled session, fully or in part, with a reason."""
+from decimal import Decimal
+
+from pydantic import Field
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
+
+from backend.core.errors import Conflict
+from backend.sessions.models import SessionStatus, UsageSession
+from backend.sessions.service import billed_so_far, hold_of
+from billing.ledger import service as ledger
+from billing.ledger.models import JournalEntry, Posting
+from billing.payments.models import HoldStatus
+from billing.payments.refunds import refund as refund_card
+from billing.payments.refunds import refunded_total
+from billing.wallet.service import wallet_account
+
+
+class SessionRefund(SQLModel):
+    amount: Decimal | None = Field(default=None, gt=0, le=100_000, decimal_places=2,
+                                   description="Yuan to refund; absent: everything not refunded yet")
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class RefundNotPossible(Conflict):
+    pass
+
+
+def refund_session(db: Session, session: UsageSession, amount: Decimal | None, reason: str, provider) -> Decimal:
+    """Give money back the way the session was paid: to the card for a captured hold, else to the wallet."""
+    if session.status != SessionStatus.completed:
+        raise RefundNotPossible(f"session {session.id} is {session.status.value}; only settled sessions are refunded")
+    left = billed_so_far(db, session) - refunded(db, session)
+    amount = left if amount is None else amount
+    if left <= 0 or amount > left:
+        raise RefundNotPossible(f"¥{max(left, Decimal('0.00'))} of session {session.id} can still be refunded")
+    hold = hold_of(db, session.id)
+    if hold is not None and hold.status == HoldStatus.captured and hasattr(provider, "refund"):
+        refund_card(db, hold, min(amount, hold.captured_amount), reason, provider)
+    else:
+        count = len(list(db.exec(_refund_entries(session))))
+        ledger.transfer(db, f"session-refund:{session.id}:{count + 1}", "session_refund",
+                        ledger.account(db, ledger.REVENUE, "revenue"), wallet_account(db, session.vendor_id), amount,
+                        memo=f"refund of session {session.id}: {reason}"[:255], session_id=session.id)
+    return amount
+
+
+def refunded(db: Session, session: UsageSession) -> Decimal:
+    """Everything refunded for this session so far, to the wallet or to the card."""
+    to_wallet = db.exec(select(func.sum(Posting.amount)).join(JournalEntry, Posting.entry_id == JournalEntry.id)
+                        .where(JournalEntry.session_id == session.id, JournalEntry.kind == "session_refund",
+                               Posting.amount > 0)).one()
+    hold = hold_of(db, session.id)
+    to_card = Decimal(0)
+    if hold is not None:
+        to_card = refunded_total(db, hold.payment_intent_id)
+    return Decimal(to_wallet or 0) + to_card
+
+
+def _refund_entries(session: UsageSession):
+    return select(JournalEntry.id).where(JournalEntry.session_id == session.id, JournalEntry.kind == "session_refund")
