@@ -14,13 +14,14 @@ from backend.pages import (
     operator,
     scan,
     session_pages,
+    tariff_pages,
     vendor,
     wallet,
 )
 from backend.pages.errors import error_page
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGE_MODULES = (home, account, scan, wallet, session_pages, vendor, applicant, operator, label_sheet)
+PAGE_MODULES = (home, account, scan, wallet, session_pages, vendor, applicant, operator, label_sheet, tariff_pages)
 
 
 def mount(app: FastAPI) -> None:

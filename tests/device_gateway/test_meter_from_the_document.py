@@ -39,7 +39,8 @@ class HandWrittenMeter:
     def telemetry(self, relay: str, session_id: int | None, minutes_ago: int = 0) -> None:
         outlet = {"ch": 1, "energy_wh": self.register, "power_w": 5500.0, "voltage_v": 228.4,
                   "current_a": 24.1, "relay": relay}
-        self.send("telemetry", {"ts": now(minutes_ago), "outlets": [outlet | ({"session_id": session_id} if session_id else {})]})
+        reading = outlet | ({"session_id": session_id} if session_id else {})
+        self.send("telemetry", {"ts": now(minutes_ago), "outlets": [reading]})
 
 
 @pytest.fixture
