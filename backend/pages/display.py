@@ -21,6 +21,10 @@ STOP_REASON_TEXT = {
     StopReason.remote: "Stopped remotely by the operator",
     StopReason.limit_reached: "Balance limit reached: the meter switched off",
     StopReason.meter: "Switched off by the meter",
+    StopReason.overload: "Overload: the outlet drew more than it may, so the meter switched off 过载断电",
+    StopReason.power_loss: "The supply was lost 停电",
+    StopReason.unplugged: "The appliance was unplugged 已拔出",
+    StopReason.no_load: "Nothing drew power for a while (pump stopped or stall closed) 无负载自动断电",
 }
 PURPOSE_TEXT = {
     Purpose.irrigation: "Irrigation 春灌秋收",

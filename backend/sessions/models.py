@@ -28,7 +28,11 @@ class StopReason(StrEnum):
     vendor = "vendor"
     remote = "remote"
     limit_reached = "limit_reached"
-    meter = "meter"
+    meter = "meter"  # the meter ended it for a reason it did not name
+    overload = "overload"
+    power_loss = "power_loss"
+    unplugged = "unplugged"
+    no_load = "no_load"
 
 
 _OPEN_SQL = text("status IN ('starting', 'active', 'stopping')")

@@ -202,7 +202,7 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
         log.warning("meter %s ended unknown session %s on channel %s", meter.serial, session_id, channel)
         return None
     if session.status in (SessionStatus.active, SessionStatus.stopping):
-        stop_reason = StopReason.limit_reached if reason == "limit_reached" else StopReason.meter
+        stop_reason = StopReason(reason) if reason in StopReason.__members__ else StopReason.meter
         _finish(db, session, register_wh, at, stop_reason, boot_id, seq)
     return session
 

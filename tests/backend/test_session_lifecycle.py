@@ -167,3 +167,14 @@ def test_unacknowledged_start_fails_and_orders_the_relay_open(db, scene):
     failed = sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=31), 30)
     assert failed == [session] and session.status == SessionStatus.failed
     assert [o.action for o in pending_orders(db)] == ["open"]
+
+
+@pytest.mark.parametrize("reason", ["overload", "power_loss", "unplugged", "no_load"])
+def test_the_meters_own_stop_reason_reaches_the_session(db, scene, reason):
+    _, meter, vendor, outlet = scene
+    session, _ = start(db, vendor, outlet)
+    started = utcnow()
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, started, "b", 1)
+    sessions.ended_by_meter(db, meter, outlet.channel, session.id, reason, 150, started + timedelta(minutes=5),
+                            "b", 2)
+    assert session.status == SessionStatus.completed and session.stop_reason == StopReason(reason)
