@@ -51,17 +51,17 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
     """Store each outlet's reading once per (meter, boot, seq); return how many were new."""
     set_presence(db, meter, True, boot_id)
     open_by_channel = _active_sessions_by_channel(db, meter)
-    stored = 0
+    owners = {s.channel: open_by_channel.get(s.channel) or _settled_session_named(db, meter, s, device_time)
+              for s in samples}
+    new_channels = _insert_readings(db, meter, boot_id, seq, device_time, samples, owners)
     for sample in samples:
-        session = open_by_channel.get(sample.channel)
-        late = None if session else _settled_session_named(db, meter, sample, device_time)
-        if _insert_reading(db, meter, boot_id, seq, device_time, sample, session or late):
-            stored += 1
-            if session is not None:
-                record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
-            elif late is not None:
-                adjust_after_late_reading(db, late)
-    return stored
+        if sample.channel not in new_channels:
+            continue
+        if (session := open_by_channel.get(sample.channel)) is not None:
+            record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
+        elif (late := owners[sample.channel]) is not None:
+            adjust_after_late_reading(db, late)
+    return len(new_channels)
 
 
 def _settled_session_named(db: Session, meter: Meter, sample: OutletSample,
@@ -82,16 +82,18 @@ def _active_sessions_by_channel(db: Session, meter: Meter) -> dict[int, UsageSes
     return {s.channel: s for s in db.exec(query)}
 
 
-def _insert_reading(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
-                    sample: OutletSample, session: UsageSession | None) -> bool:
-    values = dict(meter_id=meter.id, boot_id=boot_id, seq=seq, channel=sample.channel, device_time=device_time,
-                  received_at=utcnow(), energy_wh=sample.energy_wh, power_w=sample.power_w,
-                  voltage_v=sample.voltage_v, current_a=sample.current_a, relay_closed=sample.relay_closed,
-                  session_id=session.id if session else None)
+def _insert_readings(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
+                     samples: list[OutletSample], owners: dict[int, UsageSession | None]) -> set[int]:
+    """Insert every outlet's reading in one statement; return the channels that were new."""
+    received = utcnow()
+    rows = [dict(meter_id=meter.id, boot_id=boot_id, seq=seq, channel=s.channel, device_time=device_time,
+                 received_at=received, energy_wh=s.energy_wh, power_w=s.power_w, voltage_v=s.voltage_v,
+                 current_a=s.current_a, relay_closed=s.relay_closed,
+                 session_id=owners[s.channel].id if owners[s.channel] else None) for s in samples]
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # RETURNING says whether the row is new; rowcount is not reliable across drivers.
-    statement = insert(Reading).values(**values).on_conflict_do_nothing().returning(Reading.id)
-    return db.exec(statement).first() is not None
+    # RETURNING says which rows are new; rowcount is not reliable across drivers.
+    statement = insert(Reading).on_conflict_do_nothing().returning(Reading.channel)
+    return set(db.exec(statement, params=rows).scalars())
 
 
 def quarantine(db: Session, topic: str, reason: str, payload: bytes) -> RejectedMessage:
