@@ -19,6 +19,7 @@ from backend.points import endpoints as points
 from backend.sessions import endpoints as sessions
 from backend.tariffs import endpoints as tariffs
 from backend.users import endpoints as users
+from backend.reconciliation import endpoints as reconciliation
 from backend.wallet import endpoints as wallet
 from backend.webhooks import endpoints as webhooks
 from billing.payments.providers import DemoProvider, PaymentProvider
@@ -43,7 +44,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.payment_provider = payment_provider or payment_provider_for(settings)
     app.state.counters = Counters()
     app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
-    for module in (users, points, sessions, tariffs, wallet, webhooks):
+    for module in (users, points, sessions, tariffs, wallet, webhooks, reconciliation):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 

@@ -10,7 +10,8 @@ from backend.core.db import unit_of_work
 from backend.meters.orders import OrderSink
 from backend.points.service import expire_points
 from backend.app import payment_provider_for
-from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts, resend_pending_stops,
+from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts,
+                                      report_unacknowledged_stops, retry_unacknowledged_commands,
                                       stop_sessions_with_expiring_holds)
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
         scheduler.add_job(job("stop_sessions_with_expiring_holds",
                               lambda db: stop_sessions_with_expiring_holds(db, utcnow(), timeout)),
                           "interval", minutes=10, id="expiring_holds")
-    scheduler.add_job(job("resend_pending_stops", lambda db: resend_pending_stops(db, utcnow(), timeout)),
-                      "interval", seconds=max(timeout // 2, 5), id="resend_stops")
+    scheduler.add_job(job("retry_unacknowledged_commands",
+                          lambda db: retry_unacknowledged_commands(db, utcnow(), timeout)),
+                      "interval", seconds=5, id="retry_commands")
+    scheduler.add_job(job("report_unacknowledged_stops", lambda db: report_unacknowledged_stops(db, utcnow(), timeout)),
+                      "interval", seconds=5, id="report_stops")
     return scheduler

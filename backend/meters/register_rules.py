@@ -2,7 +2,7 @@
 
 docs/register-rules.md explains every rule in plain words; keep the two together.
 """
-import math
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -104,15 +104,24 @@ def outlet_rated_power_w(rated_current_a: Decimal) -> Decimal:
 
 def max_plausible_wh(rated_power_w: Number, elapsed: timedelta, tolerance: Number = DEFAULT_TOLERANCE) -> int:
     """Most Wh a register can advance in elapsed: rated power × time × tolerance, plus one register step."""
+    if elapsed < timedelta(0):
+        raise ValueError(f"elapsed time cannot be negative, got {elapsed}")
+    numerator, denominator = _watts_allowed(rated_power_w, tolerance)
+    microseconds = elapsed // timedelta(microseconds=1)
+    # Integer maths: W × µs / (3600 × 10⁶) is Wh; this runs once per reading, so it must be cheap.
+    return numerator * microseconds // (denominator * 3_600_000_000) + REGISTER_RESOLUTION_WH
+
+
+@lru_cache(maxsize=1024)
+def _watts_allowed(rated_power_w: Number, tolerance: Number) -> tuple[int, int]:
+    """Rated power × tolerance as an exact fraction (numerator, denominator)."""
     power, factor = _exact(rated_power_w), _exact(tolerance)
     if power <= 0:
         raise ValueError(f"rated power must be positive, got {rated_power_w} W")
     if factor < 1:
         raise ValueError(f"a tolerance below 1 would call an honest meter at full load impossible, got {tolerance}")
-    if elapsed < timedelta(0):
-        raise ValueError(f"elapsed time cannot be negative, got {elapsed}")
-    seconds = Fraction(elapsed // timedelta(microseconds=1), 1_000_000)
-    return math.floor(power * factor * seconds / 3600) + REGISTER_RESOLUTION_WH
+    allowed = power * factor
+    return allowed.numerator, allowed.denominator
 
 
 def classify_step(

@@ -12,7 +12,10 @@ from backend.meters.models import Reading, RejectedMessage
 from backend.points.models import Meter
 from backend.points.service import activate_on_first_contact
 from backend.sessions.models import SessionStatus, UsageSession
+from backend.sessions import service as sessions
 from backend.sessions.service import adjust_after_late_reading, record_live_reading
+
+RECONCILE_DEADLINE_SECONDS = 30
 
 
 class UnknownMeter(NotFound):
@@ -58,10 +61,36 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
         if sample.channel not in new_channels:
             continue
         if (session := open_by_channel.get(sample.channel)) is not None:
-            record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
+            _reported_for_open_session(db, session, sample, device_time, boot_id, seq)
         elif (late := owners[sample.channel]) is not None:
             adjust_after_late_reading(db, late)
+        elif sample.relay_closed:
+            _closed_without_session(db, meter, sample)
     return len(new_channels)
+
+
+def _reported_for_open_session(db: Session, session: UsageSession, sample: OutletSample, device_time: datetime,
+                               boot_id: str, seq: int) -> None:
+    """Live figures while the relay is closed; a relay reported open ends a session whose stop never came."""
+    if sample.relay_closed or sample.session_id not in (None, session.id):
+        record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
+    else:
+        sessions.finish_from_reading(db, session, sample.energy_wh, device_time, boot_id, seq)
+
+
+def _closed_without_session(db: Session, meter: Meter, sample: OutletSample) -> None:
+    """Power flowing that nobody pays for: order the relay open (desired state wins)."""
+    if _starting_on(db, meter, sample.channel):
+        return  # the close ack is on its way
+    named = sample.session_id or getattr(sessions.last_session_on_outlet(db, meter, sample.channel), "id", None)
+    if named is not None:
+        sessions.order_relay_open(db, meter, sample.channel, named, RECONCILE_DEADLINE_SECONDS)
+
+
+def _starting_on(db: Session, meter: Meter, channel: int) -> bool:
+    query = select(UsageSession.id).where(UsageSession.meter_id == meter.id, UsageSession.channel == channel,
+                                          UsageSession.status == SessionStatus.starting)
+    return db.exec(query).first() is not None
 
 
 def _settled_session_named(db: Session, meter: Meter, sample: OutletSample,

@@ -19,9 +19,11 @@ from backend.pages import (
     wallet,
 )
 from backend.pages.errors import error_page
+from backend.reconciliation import pages as reconciliation_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGE_MODULES = (home, account, scan, wallet, session_pages, vendor, applicant, operator, label_sheet, tariff_pages)
+PAGE_MODULES = (home, account, scan, wallet, session_pages, vendor, applicant, operator, label_sheet, tariff_pages,
+                reconciliation_pages)
 
 
 def mount(app: FastAPI) -> None:

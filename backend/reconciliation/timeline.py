@@ -63,10 +63,7 @@ def walk(marks: Iterable[Mark], rated_power_w: Number) -> Iterator[OwnedStep | S
     segment: list[Mark] = []
     segment_owner: int | None = None
     open_sessions: list[int] = []
-    boot: str | None = None
-    for mark in marks:
-        boot = mark.boot_id or boot
-        mark = _with_boot(mark, boot)
+    for mark in without_flat_interiors(_with_boots(marks)):
         owner = open_sessions[-1] if open_sessions else None
         if segment and (owner != segment_owner or (owner is None and len(segment) >= IDLE_CHUNK_MARKS)):
             if len(segment) > 1:
@@ -79,11 +76,36 @@ def walk(marks: Iterable[Mark], rated_power_w: Number) -> Iterator[OwnedStep | S
         yield from _judge(segment_owner, segment, rated_power_w)
 
 
-def _with_boot(mark: Mark, boot: str | None) -> Mark:
-    # An ack without a boot id belongs to the boot the meter was last heard in.
-    if mark.boot_id is not None:
-        return mark
-    return Mark(mark.time, mark.register_wh, boot or "unknown", mark.kind, mark.session_id)
+def _with_boots(marks: Iterable[Mark]) -> Iterator[Mark]:
+    """An ack without a boot id belongs to the boot the meter was last heard in."""
+    boot = None
+    for mark in marks:
+        if mark.boot_id is None:
+            mark = Mark(mark.time, mark.register_wh, boot or "unknown", mark.kind, mark.session_id)
+        boot = mark.boot_id
+        yield mark
+
+
+def without_flat_interiors(marks: Iterable[Mark]) -> Iterator[Mark]:
+    """Drop readings inside a run of one boot's equal registers: their steps are zero and normal either way.
+
+    A meter reports every outlet every second while any relay is closed, so idle outlets send long runs of
+    the same register; the run's first and last readings keep its time span and every rule's verdict.
+    """
+    kept: Mark | None = None
+    pending: Mark | None = None
+    for mark in marks:
+        if pending is not None and not (pending.kind is MarkKind.READING and kept is not None
+                                        and _flat(kept, pending) and _flat(pending, mark)):
+            yield pending
+            kept = pending
+        pending = mark
+    if pending is not None:
+        yield pending
+
+
+def _flat(earlier: Mark, later: Mark) -> bool:
+    return earlier.boot_id == later.boot_id and earlier.register_wh == later.register_wh
 
 
 def _track(open_sessions: list[int], mark: Mark) -> None:

@@ -98,7 +98,7 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     if hold_amount is not None:
         holds.place_hold(db, vendor.id, hold_amount, provider, session_id=session.id,
                          idempotency_key=f"hold:session:{session.id}")
-    _order(db, meter, session, "close", session.start_cmd_id, command_timeout)
+    _order(db, meter, session, "close", session.start_cmd_id, _start_deadline(session, command_timeout))
     return session
 
 
@@ -158,7 +158,8 @@ def request_stop(db: Session, actor: User, session_id: int, command_timeout: int
         session.stop_cmd_id = _cmd_id()
         session.stop_requested_at = utcnow()
         session.stop_reason = StopReason.vendor if actor.id == session.vendor_id else StopReason.remote
-    _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, command_timeout)
+    _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+           _stop_deadline(session, command_timeout))
     return session
 
 
@@ -168,7 +169,8 @@ def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok
     """Turn a meter's ack into session state; repeats and unknown commands change nothing."""
     session = _session_by_command(db, meter, cmd_id)
     if session is None:
-        log.warning("ack for unknown command %s from meter %s", cmd_id, meter.serial)
+        if not cmd_id.startswith("rc-"):  # reconciliation orders belong to no session's lifecycle
+            log.warning("ack for unknown command %s from meter %s", cmd_id, meter.serial)
         return None
     if action == "close":
         _close_acknowledged(session, ok, reason, register_wh, at, boot_id, seq)
@@ -287,7 +289,8 @@ def stop_sessions_with_expiring_holds(db: Session, now: datetime, timeout: int) 
             session.status, session.stop_cmd_id = SessionStatus.stopping, _cmd_id()
             session.stop_requested_at, session.stop_reason = now, StopReason.remote
             session.review_note = "stopped by the platform: its card hold was about to expire"
-            _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, timeout)
+            _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+                   _stop_deadline(session, timeout))
             stopped.append(session)
     return stopped
 
@@ -379,11 +382,19 @@ def _session_by_command(db: Session, meter: Meter, cmd_id: str) -> UsageSession 
     return db.exec(query).first()
 
 
-def _order(db: Session, meter: Meter, session: UsageSession, action: str, cmd_id: str, timeout: int) -> None:
+def _order(db: Session, meter: Meter, session: UsageSession, action: str, cmd_id: str,
+           deadline: datetime) -> None:
     limit = session.energy_limit_wh if action == "close" else None
     queue_order(db, RelayOrder(meter_serial=meter.serial, channel=session.channel, action=action,
-                               session_id=session.id, cmd_id=cmd_id, energy_limit_wh=limit,
-                               deadline=utcnow() + timedelta(seconds=timeout)))
+                               session_id=session.id, cmd_id=cmd_id, energy_limit_wh=limit, deadline=deadline))
+
+
+def _start_deadline(session: UsageSession, timeout: int) -> datetime:
+    return as_utc(session.requested_at) + timedelta(seconds=timeout)
+
+
+def _stop_deadline(session: UsageSession, timeout: int) -> datetime:
+    return as_utc(session.stop_requested_at) + timedelta(seconds=timeout)
 
 
 def _cmd_id() -> str:
@@ -401,16 +412,66 @@ def expire_unacknowledged_starts(db: Session, now: datetime, timeout: int) -> li
         session.failure_reason = f"the meter did not acknowledge the start within {timeout} s; nothing was charged"
         session.ended_at = now
         session.stop_cmd_id = _cmd_id()
-        _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, timeout)
+        _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+               now + timedelta(seconds=timeout))
     return failed
 
 
-def resend_pending_stops(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
-    """Repeat the open command (same id) for stops the meter has not acknowledged yet."""
-    cutoff = now - timedelta(seconds=timeout)
+def retry_unacknowledged_commands(db: Session, now: datetime, timeout: int, every: int = 5) -> list[UsageSession]:
+    """Re-send close and open commands the meter has not acknowledged: same id, same deadline."""
+    recent, asked_before = now - timedelta(seconds=timeout), now - timedelta(seconds=every)
+    starting = db.exec(select(UsageSession).where(UsageSession.status == SessionStatus.starting,
+                                                  UsageSession.requested_at > recent,
+                                                  UsageSession.requested_at < asked_before))
+    stopping = db.exec(select(UsageSession).where(UsageSession.status == SessionStatus.stopping,
+                                                  UsageSession.stop_requested_at > recent,
+                                                  UsageSession.stop_requested_at < asked_before))
+    retried = []
+    for session in starting:
+        _order(db, db.get(Meter, session.meter_id), session, "close", session.start_cmd_id,
+               _start_deadline(session, timeout))
+        retried.append(session)
+    for session in stopping:
+        _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+               _stop_deadline(session, timeout))
+        retried.append(session)
+    return retried
+
+
+def report_unacknowledged_stops(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
+    """A stop the meter did not acknowledge by its deadline is reported to the vendor and the operator."""
     query = select(UsageSession).where(UsageSession.status == SessionStatus.stopping,
-                                       UsageSession.stop_requested_at < cutoff)
-    pending = list(db.exec(query))
-    for session in pending:
-        _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id, timeout)
-    return pending
+                                       UsageSession.stop_requested_at < now - timedelta(seconds=timeout),
+                                       UsageSession.needs_review.is_(False))
+    late = list(db.exec(query))
+    for session in late:
+        session.needs_review = True
+        session.failure_reason = ("the meter has not confirmed switching off; billing waits for its reading, "
+                                  "and an operator has been alerted")
+        session.review_note = f"stop command {session.stop_cmd_id} not acknowledged within {timeout} s"
+        log.warning("session %s: stop not acknowledged by meter %s", session.id, session.meter_id)
+    return late
+
+
+def finish_from_reading(db: Session, session: UsageSession, register_wh: int, at: datetime, boot_id: str,
+                        seq: int) -> None:
+    """The meter reports the relay open while the session is open: its stop record never came; end it here."""
+    log.warning("session %s: meter reports relay open without a stop record; ending it at %s Wh",
+                session.id, register_wh)
+    session.review_note = "ended from a reading that showed the relay open (no ack or stop record arrived)"
+    _finish(db, session, register_wh, at, session.stop_reason or StopReason.meter, boot_id, seq)
+
+
+def order_relay_open(db: Session, meter: Meter, channel: int, session_id: int, timeout: int) -> None:
+    """A relay is closed with no open session: open it (one command id per session, so repeats are no-ops)."""
+    session = db.get(UsageSession, session_id)
+    if session is None or session.meter_id != meter.id:
+        return
+    log.warning("meter %s: relay %s closed with no open session; ordering it open", meter.serial, channel)
+    _order(db, meter, session, "open", f"rc-{session_id}", utcnow() + timedelta(seconds=timeout))
+
+
+def last_session_on_outlet(db: Session, meter: Meter, channel: int) -> UsageSession | None:
+    query = (select(UsageSession).where(UsageSession.meter_id == meter.id, UsageSession.channel == channel)
+             .order_by(UsageSession.id.desc()))
+    return db.exec(query).first()
