@@ -1,0 +1,77 @@
+"""Commands are retried with the same id until their deadline; the meter's reported relay state wins."""
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from backend.core.clock import as_utc, utcnow
+from backend.meters.orders import pending_orders
+from backend.meters.service import OutletSample, record_telemetry
+from backend.points import service as points
+from backend.sessions import service as sessions
+from backend.sessions.models import SessionStatus, StopReason
+from backend.users.models import Role
+from tests import factories
+
+TIMEOUT = 30
+
+
+@pytest.fixture
+def scene(db):
+    point, meter = factories.active_point(db, price=Decimal("0.6700"))
+    vendor = factories.user(db, Role.vendor, Decimal("20.00"))
+    return meter, vendor, points.outlets_of_point(db, point.id)[0]
+
+
+def sample(outlet, register, relay_closed, session_id=None):
+    return OutletSample(outlet.channel, register, 900.0 if relay_closed else 0.0, 221.0, 4.0, relay_closed,
+                        session_id)
+
+
+def test_an_unacknowledged_start_is_resent_with_the_same_id_and_deadline_until_the_deadline(db, scene):
+    _, vendor, outlet = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
+    first = pending_orders(db)[0]
+    asked = as_utc(session.requested_at)
+    assert sessions.retry_unacknowledged_commands(db, asked + timedelta(seconds=2), TIMEOUT) == []
+    assert sessions.retry_unacknowledged_commands(db, asked + timedelta(seconds=6), TIMEOUT) == [session]
+    again = pending_orders(db)[0]
+    assert (again.cmd_id, again.deadline, again.action) == (first.cmd_id, first.deadline, "close")
+    assert first.deadline == asked + timedelta(seconds=TIMEOUT)
+    assert sessions.retry_unacknowledged_commands(db, asked + timedelta(seconds=TIMEOUT + 1), TIMEOUT) == []
+
+
+def test_a_stop_not_acknowledged_by_its_deadline_is_reported_to_vendor_and_operator(db, scene):
+    meter, vendor, outlet = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10, utcnow(), "b", 1)
+    sessions.request_stop(db, vendor, session.id, TIMEOUT)
+    pending_orders(db)
+    late = sessions.report_unacknowledged_stops(db, utcnow() + timedelta(seconds=TIMEOUT + 1), TIMEOUT)
+    assert late == [session] and session.needs_review
+    assert "not confirmed switching off" in session.failure_reason
+    assert sessions.report_unacknowledged_stops(db, utcnow() + timedelta(seconds=TIMEOUT + 2), TIMEOUT) == []
+
+
+def test_a_relay_reported_open_ends_a_session_whose_stop_record_never_came(db, scene):
+    meter, vendor, outlet = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
+    started = utcnow() - timedelta(minutes=30)
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1000, started, "b", 1)
+    record_telemetry(db, meter, "b", 2, started + timedelta(minutes=15), [sample(outlet, 1200, True, session.id)])
+    assert session.status == SessionStatus.active
+    record_telemetry(db, meter, "b", 3, started + timedelta(minutes=20), [sample(outlet, 1250, False, session.id)])
+    assert session.status == SessionStatus.completed
+    assert (session.stop_register_wh, session.energy_wh, session.stop_reason) == (1250, 250, StopReason.meter)
+
+
+def test_a_relay_closed_with_no_session_is_ordered_open_once_per_session(db, scene):
+    meter, vendor, outlet = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
+    sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=TIMEOUT + 1), TIMEOUT)
+    pending_orders(db)
+    # The close arrived after all; the meter closed the relay for a session the platform gave up on.
+    record_telemetry(db, meter, "b", 7, utcnow(), [sample(outlet, 500, True, session.id)])
+    record_telemetry(db, meter, "b", 8, utcnow(), [sample(outlet, 501, True, session.id)])
+    orders = pending_orders(db)
+    assert [(o.action, o.cmd_id) for o in orders] == [("open", f"rc-{session.id}")] * 2  # the meter dedupes by id
