@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from backend import health
+from backend.alarms import endpoints as alarms
 from backend.core.config import Settings
 from backend.core.errors import NotAuthenticated, ScanPowerError
 from backend.core.metrics import Counters, prometheus_text
@@ -44,7 +45,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.payment_provider = payment_provider or payment_provider_for(settings)
     app.state.counters = Counters()
     app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
-    for module in (users, points, sessions, tariffs, wallet, webhooks, reconciliation):
+    for module in (users, points, sessions, tariffs, wallet, webhooks, reconciliation, alarms):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 

@@ -1,4 +1,5 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
+from backend.alarms.models import Alarm, AlarmWatch
 from backend.meters.models import Reading, RejectedMessage
 from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.water import WaterCoefficient
@@ -8,5 +9,5 @@ from backend.users.models import User
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
-__all__ = ["BillLine", "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "Posting",
-           "Reading", "RejectedMessage", "Tariff", "UsageSession", "User", "WaterCoefficient"]
+__all__ = ["Alarm", "AlarmWatch", "BillLine", "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet",
+           "Payment", "Posting", "Reading", "RejectedMessage", "Tariff", "UsageSession", "User", "WaterCoefficient"]

@@ -160,7 +160,14 @@ def mosquitto_conf(password_path: Path, acl_path: Path, port: int = 1883, bind_a
             f"{listener}\n"
             f"allow_anonymous false\n"
             f"password_file {password_path}\n"
-            f"acl_file {acl_path}\n")
+            f"acl_file {acl_path}\n"
+            f"# The gateway's persistent session must survive broker restarts and hold readings while it is away:\n"
+            f"# the default queue of 1000 messages would silently drop them (see docs/reliability.md).\n"
+            f"persistence true\n"
+            f"persistence_location {password_path.parent}/\n"
+            f"autosave_interval 10\n"
+            f"max_queued_messages 1000000\n"
+            f"persistent_client_expiration 14d\n")
 
 
 def broker_credentials(meters: Iterable[tuple[str, str]], platform_users: Iterable[PlatformUser]) -> dict[str, str]:

@@ -1,13 +1,16 @@
-"""The MQTT gateway: paho's thread only enqueues; one worker stores, commits, then acks."""
+"""The MQTT gateway: paho's thread only enqueues; one worker stores, commits, then acks.
+
+docs/reliability.md says what this guarantees and why.
+"""
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.core.db import unit_of_work
 from backend.meters.orders import RelayOrder
@@ -29,6 +32,14 @@ class Inbound:
     payload: bytes
     mid: int
     qos: int
+    connection: int  # a packet id means something only on the connection that delivered it
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an error says the database is away (so retry) rather than that the message is bad."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class Gateway:
@@ -40,6 +51,7 @@ class Gateway:
         self._share_group = share_group
         self._inbox: queue.Queue[Inbound | None] = queue.Queue()
         self._connected = threading.Event()
+        self._connection = 0  # counts successful connects; paho's thread writes it, the worker reads it
         self._stopping = threading.Event()
         self._broker = broker
         # A persistent session: QoS 1 messages wait at the broker while we are away.
@@ -78,6 +90,7 @@ class Gateway:
         if reason_code.is_failure:
             log.error("gateway could not connect to %s: %s", self._broker.url, reason_code)
             return
+        self._connection += 1
         client.subscribe([(f, 1) for f in self._topics.uplink_filters(self._share_group)])
         self._connected.set()
         log.info("gateway connected to %s", self._broker.url)
@@ -88,12 +101,25 @@ class Gateway:
             log.warning("gateway lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Inbound(message.topic, message.payload, message.mid, message.qos))
+        self._inbox.put(Inbound(message.topic, message.payload, message.mid, message.qos, self._connection))
 
     def _work(self) -> None:
+        # One worker, in arrival order: the broker keeps each meter's messages in the order it sent them,
+        # and a session needs its start ack, readings and stop applied in that order.
         while (item := self._inbox.get()) is not None:
             if self._process(item):
-                self.client.ack(item.mid, item.qos)
+                self._acknowledge(item)
+
+    def _acknowledge(self, item: Inbound) -> None:
+        """PUBACK, after the commit, on the connection that delivered the message.
+
+        After a reconnect the broker re-sends what was not acknowledged (and a restarted broker
+        without persistence reuses packet ids): acking an old id could confirm a message never stored.
+        """
+        if item.connection != self._connection or not self._connected.is_set():
+            self.metrics.count("acks_skipped", "reconnected")
+            return
+        self.client.ack(item.mid, item.qos)
 
     def _process(self, item: Inbound) -> bool:
         """Apply the message; False only when stopping before it could be stored."""
@@ -102,11 +128,17 @@ class Gateway:
             try:
                 self._apply(item)
                 return True
-            except OperationalError as exc:
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    # Not even the quarantine took it; the log keeps it rather than every meter waiting on it.
+                    log.exception("dropped a message on %s that could not be quarantined: %r", item.topic,
+                                  item.payload[:4096])
+                    self.metrics.count("dropped", "unquarantinable")
+                    return True
                 # The database is away: keep the message unacknowledged and try again.
                 self.metrics.count("db_retries")
-                log.warning("database unavailable, retrying %s: %s", item.topic, exc.orig)
-                time.sleep(DB_RETRY_SECONDS)
+                log.warning("database unavailable, retrying %s: %s", item.topic, getattr(exc, "orig", exc))
+                self._stopping.wait(DB_RETRY_SECONDS)
         return False
 
     def _apply(self, item: Inbound) -> None:
@@ -118,9 +150,9 @@ class Gateway:
             self._reject(item, "bad_message", str(exc))
         except UnknownMeter as exc:
             self._reject(item, "unknown_meter", exc.detail)
-        except OperationalError:
-            raise
         except Exception as exc:
+            if database_unavailable(exc):
+                raise
             log.exception("failed to handle message on %s", item.topic)
             self._reject(item, "internal_error", f"internal error: {type(exc).__name__}: {exc}")
 
@@ -128,4 +160,9 @@ class Gateway:
         log.warning("rejected message on %s: %s", item.topic, reason)
         self.metrics.count("rejected", kind)
         with unit_of_work(self._engine, self) as db:
-            quarantine(db, item.topic, reason, item.payload)
+            # PostgreSQL text cannot hold NUL, and one bad payload must not stop the gateway.
+            quarantine(db, item.topic, _without_nul(reason), item.payload.replace(b"\x00", b"\\0"))
+
+
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "\\0")

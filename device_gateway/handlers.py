@@ -1,6 +1,7 @@
 """Turn one decoded uplink message into calls on the backend services."""
 from sqlmodel import Session
 
+from backend.alarms import service as alarms
 from backend.meters import service as meters
 from backend.meters.service import OutletSample
 from backend.points.models import Meter
@@ -31,6 +32,8 @@ def _apply(db: Session, meter: Meter, message: Message) -> None:
             meters.set_presence(db, meter, True, message.boot_id)
             sessions.ended_by_meter(db, meter, message.ch, message.session_id, message.reason,
                                     message.energy_wh, message.ts, message.boot_id, message.seq)
+            if message.reason == "power_loss":
+                alarms.supply_lost(db, meter, message.ts)
         case Status():
             meters.set_presence(db, meter, message.state == "online", message.boot_id)
 

@@ -4,8 +4,10 @@ import time
 from collections import Counter
 
 from device_gateway.broker_url import BrokerAddress
+from firmware_sim.faults import NO_FAULTS, Faults
 from firmware_sim.fleet import Fleet
 from firmware_sim.loads import random_load
+from firmware_sim.outbox import DEFAULT_CAPACITY
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -18,9 +20,12 @@ def run_fleet(
     serial_prefix: str = "SIM",
     seconds: float | None = None,
     seed: int | None = None,
+    faults: Faults = NO_FAULTS,
+    outbox_capacity: int = DEFAULT_CAPACITY,
 ) -> None:
-    """Run `count` meters with random realistic loads until Ctrl-C or for `seconds`."""
-    fleet = build_fleet(BrokerAddress.parse(broker_url), count, channels, prefix, serial_prefix, seed)
+    """Run `count` meters with random realistic loads until Ctrl-C or for `seconds`, with `faults` if given."""
+    fleet = build_fleet(BrokerAddress.parse(broker_url), count, channels, prefix, serial_prefix, seed,
+                        faults, outbox_capacity)
     print(describe(fleet, channels))
     fleet.start()
     try:
@@ -35,10 +40,11 @@ def run_fleet(
 
 
 def build_fleet(
-    broker: BrokerAddress, count: int, channels: int, prefix: str, serial_prefix: str, seed: int | None
+    broker: BrokerAddress, count: int, channels: int, prefix: str, serial_prefix: str, seed: int | None,
+    faults: Faults = NO_FAULTS, outbox_capacity: int = DEFAULT_CAPACITY,
 ) -> Fleet:
     rng = random.Random(seed)
-    fleet = Fleet(broker, prefix)
+    fleet = Fleet(broker, prefix, faults=faults, outbox_capacity=outbox_capacity)
     for i in range(1, count + 1):
         loads = {ch: random_load(rng) for ch in range(1, channels + 1)}
         fleet.add_meter(f"{serial_prefix}{i:05d}", channels, loads=loads)
@@ -50,8 +56,9 @@ def describe(fleet: Fleet, channels: int) -> str:
     loads = Counter(o.load.name for s in serials for o in fleet.meter(s).outlets.values() if o.load)
     mix = ", ".join(f"{n} {name}" for name, n in sorted(loads.items()))
     span = f"{serials[0]}..{serials[-1]}" if serials else "no meters"
-    return (f"simulating {len(serials)} meters × {channels} outlets ({span}) on {fleet.broker.url} "
+    text = (f"simulating {len(serials)} meters × {channels} outlets ({span}) on {fleet.broker.url} "
             f"under {fleet.topics.prefix}; loads: {mix or 'none'}")
+    return text if fleet.faults == NO_FAULTS else f"{text}; faults: {fleet.faults}"
 
 
 def _wait(seconds: float | None) -> None:

@@ -2,6 +2,7 @@
 import logging
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
@@ -19,11 +20,14 @@ from device_gateway.protocol import (
     decode_command,
     encode,
 )
+from firmware_sim.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 QOS = 1
 KEEPALIVE_S = 30
+# How many buffered messages the MQTT client may hold at once; it keeps them, in order, until PUBACK.
+HANDOVER_WINDOW = 100
 _KIND_OF = {model: kind for kind, model in UPLINK_MODELS.items()}
 
 StatusOf = Callable[[Literal["online", "offline"]], Status]
@@ -31,7 +35,12 @@ CommandSink = Callable[[str, Command], None]
 
 
 class MeterLink:
-    """A paho client named after the meter's serial; callbacks only hand work on, never block."""
+    """A paho client named after the meter's serial; callbacks only hand work on, never block.
+
+    Uplink messages wait in the outbox (the meter's flash) and are handed to paho in order, a window
+    at a time, only while connected; paho keeps what it was handed until the broker's PUBACK and
+    sends it again after a reconnect. Not thread-safe: one thread calls send, pump and the switches.
+    """
 
     def __init__(
         self,
@@ -42,9 +51,16 @@ class MeterLink:
         will: Status,
         on_command: CommandSink,
         password: str | None = None,
+        outbox: Outbox | None = None,
+        record: bool = False,
     ):
         self.serial = serial
         self.connected = threading.Event()  # set once subscribed, so commands can no longer be missed
+        self.outbox = outbox if outbox is not None else Outbox()
+        self.handed_over: list[Message] = []  # every uplink message given to the network, when recording
+        self._record = record
+        self._in_flight: deque[mqtt.MQTTMessageInfo] = deque()
+        self._switched_off = False
         self._broker = broker
         self._topics = topics
         self._status_of = status_of
@@ -52,12 +68,57 @@ class MeterLink:
         self._client = self._make_client(will, password)
 
     def start(self) -> None:
+        if self._switched_off:
+            return  # `switch_on` starts it
         self._client.connect_async(self._broker.host, self._broker.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
 
+    def send(self, message: Message) -> None:
+        """Buffer an uplink message; `pump` sends it when the network is there."""
+        self.outbox.put(message)
+
+    def pump(self) -> None:
+        """Hand buffered messages to the MQTT client, oldest first, while connected and the window has room."""
+        while self._in_flight and self._in_flight[0].is_published():
+            self._in_flight.popleft()
+        while self.connected.is_set() and len(self._in_flight) < HANDOVER_WINDOW:
+            message = self.outbox.take()
+            if message is None:
+                break
+            self._in_flight.append(self.publish(message))
+            if self._record:
+                self.handed_over.append(message)
+        self.outbox.in_flight = len(self._in_flight)
+
+    @property
+    def backlog(self) -> int:
+        """Uplink messages not yet acknowledged by the broker."""
+        return len(self.outbox) + sum(1 for info in self._in_flight if not info.is_published())
+
+    @property
+    def switched_off(self) -> bool:
+        return self._switched_off
+
+    def switch_off(self) -> None:
+        """Lose the network until `switch_on`: no DISCONNECT (the broker sends the will), no reconnecting."""
+        if self._switched_off:
+            return
+        self._switched_off = True
+        self.connected.clear()
+        self.drop_connection()
+        self._client.disconnect()  # the socket is already down: this only stops paho's reconnecting
+
+    def switch_on(self) -> None:
+        if not self._switched_off:
+            return
+        self._switched_off = False
+        self._client.loop_stop()  # paho's network thread has ended or ends at once
+        self._client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self.start()
+
     def publish(self, message: Message) -> mqtt.MQTTMessageInfo:
-        """Queue a message; QoS 1 messages wait in paho while offline and go out on reconnect."""
-        kind = _KIND_OF[type(message)]
+        """Give a message to paho, which keeps a QoS 1 message until the broker acknowledges it."""
+        kind = uplink_kind(message)
         retain = kind == "status"
         return self._client.publish(self._topics.meter(self.serial, kind), encode(message), QOS, retain)
 
@@ -74,7 +135,8 @@ class MeterLink:
             sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
-        self._client.disconnect()
+        if not self._switched_off:
+            self._client.disconnect()
         self._client.loop_stop()
 
     def _make_client(self, will: Status, password: str | None) -> mqtt.Client:
@@ -132,3 +194,8 @@ class MeterLink:
 def published(info: mqtt.MQTTMessageInfo | None) -> bool:
     """Whether a publish was accepted by paho, so waiting on it makes sense."""
     return info is not None and info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+def uplink_kind(message: Message) -> str:
+    """The topic kind a meter publishes this message under: telemetry, ack, event or status."""
+    return _KIND_OF[type(message)]

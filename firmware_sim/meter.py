@@ -23,6 +23,7 @@ from firmware_sim.outlet import OutletState
 
 NOMINAL_VOLTAGE_V = 220.0
 VOLTAGE_SPREAD_V = 3.0
+DEADLINE_PASSED = "deadline passed"
 
 
 class SimulatedMeter:
@@ -78,10 +79,32 @@ class SimulatedMeter:
             self._acks.move_to_end(cmd.cmd_id)
             return [*messages, self._acks[cmd.cmd_id].model_copy(update={"seq": next(self._seq)})]
         ack = self._execute(cmd, now)
-        self._acks[cmd.cmd_id] = ack
-        if len(self._acks) > self._remembered_commands:
-            self._acks.popitem(last=False)
+        if ack.reason != DEADLINE_PASSED:
+            # A command that came too late did nothing, so a fresh copy of it (the platform re-sends
+            # stops with the same cmd_id and a new deadline) must still be able to act.
+            self._remember(ack)
         return [*messages, ack]
+
+    def reset_register(self, now: datetime) -> list[Message]:
+        """Restart like a replaced or re-flashed meter: a new boot_id, seq and every register from 0.
+
+        Relays and sessions survive (they live in flash), and so does what each session may still draw.
+        """
+        messages = self.advance(now)
+        self.boot_id = secrets.token_hex(8)
+        self._seq = itertools.count()
+        for outlet in self.outlets.values():
+            outlet.reset_register()
+        return messages
+
+    def metered_wh(self, session_id: int) -> int | None:
+        """Ground truth: the register Wh a session drew on this meter (so far, if it is still open)."""
+        for outlet in self.outlets.values():
+            if outlet.session_id == session_id:
+                return outlet.session_wh
+            if session_id in outlet.metered:
+                return outlet.metered[session_id]
+        return None
 
     def telemetry(self, now: datetime) -> Telemetry:
         voltage = round(NOMINAL_VOLTAGE_V + self._rng.uniform(-VOLTAGE_SPREAD_V, VOLTAGE_SPREAD_V), 1)
@@ -91,10 +114,15 @@ class SimulatedMeter:
     def status(self, state: Literal["online", "offline"], now: datetime | None = None) -> Status:
         return Status(state=state, boot_id=self.boot_id, ts=timestamp(now) if now else None)
 
+    def _remember(self, ack: Ack) -> None:
+        self._acks[ack.cmd_id] = ack
+        if len(self._acks) > self._remembered_commands:
+            self._acks.popitem(last=False)
+
     def _execute(self, cmd: Command, now: datetime) -> Ack:
         outlet = self.outlets.get(cmd.ch)
         if cmd.deadline < now:
-            return self._ack(cmd, now, outlet.register_wh if outlet else 0, "deadline passed")
+            return self._ack(cmd, now, outlet.register_wh if outlet else 0, DEADLINE_PASSED)
         if outlet is None:
             return self._ack(cmd, now, 0, "no such channel")
         if cmd.action == "close":

@@ -24,6 +24,11 @@ class OutletState:
     cutoff_wh: int | None = None
     closed_at: datetime | None = None
     ended: OrderedDict[int, int] = field(default_factory=OrderedDict)
+    # What each ended session really drew, in register Wh summed over every boot it spanned.
+    metered: OrderedDict[int, int] = field(default_factory=OrderedDict)
+    # Wh the open session drew on registers that were since reset, and where the current counter began.
+    _carried_wh: int = 0
+    _counted_from_wh: int | None = None
 
     @property
     def register_wh(self) -> int:
@@ -33,7 +38,8 @@ class OutletState:
         """Switch on for a session; return the start register, which keeps any fraction counted."""
         self.relay = "closed"
         self.session_id = session_id
-        self.start_wh = self.register_wh
+        self.start_wh = self._counted_from_wh = self.register_wh
+        self._carried_wh = 0
         self.cutoff_wh = None if limit_wh is None else self.start_wh + limit_wh
         self.closed_at = now
         self.sample_power(now)
@@ -43,13 +49,29 @@ class OutletState:
         """Switch off and remember the session as ended; return the stop register."""
         stop_wh = self.register_wh
         if self.session_id is not None:
-            self.ended[self.session_id] = stop_wh
-            if len(self.ended) > REMEMBERED_SESSIONS:
-                self.ended.popitem(last=False)
+            _remember(self.ended, self.session_id, stop_wh)
+            _remember(self.metered, self.session_id, self.session_wh)
         self.relay = "open"
         self.power_w = 0.0
-        self.session_id = self.start_wh = self.cutoff_wh = self.closed_at = None
+        self.session_id = self.start_wh = self.cutoff_wh = self.closed_at = self._counted_from_wh = None
+        self._carried_wh = 0
         return stop_wh
+
+    @property
+    def session_wh(self) -> int:
+        """Register Wh the open session has drawn so far, across register resets; 0 without a session."""
+        if self._counted_from_wh is None:
+            return 0
+        return self._carried_wh + self.register_wh - self._counted_from_wh
+
+    def reset_register(self) -> None:
+        """The register restarts at 0 (new firmware, replaced counter); an open session keeps its allowance."""
+        if self._counted_from_wh is not None:
+            self._carried_wh = self.session_wh
+            self._counted_from_wh = 0
+        if self.cutoff_wh is not None:
+            self.cutoff_wh = max(self.cutoff_wh - self.register_wh, 0)
+        self.energy_wh = 0.0
 
     def count_energy(self, seconds: float) -> bool:
         """Add the energy drawn at the current power; True when the session's cut-off is reached."""
@@ -69,3 +91,9 @@ class OutletState:
             self.power_w = 0.0
             return
         self.power_w = self.load.power_w((now - self.closed_at).total_seconds())
+
+
+def _remember(memory: OrderedDict[int, int], session_id: int, value: int) -> None:
+    memory[session_id] = value
+    if len(memory) > REMEMBERED_SESSIONS:
+        memory.popitem(last=False)

@@ -12,6 +12,7 @@ from backend.meters.models import Reading, RejectedMessage
 from backend.points.models import Meter
 from backend.points.service import activate_on_first_contact
 from backend.sessions.models import SessionStatus, UsageSession
+from backend.alarms.service import evaluate_telemetry
 from backend.sessions import service as sessions
 from backend.sessions.service import adjust_after_late_reading, record_live_reading
 
@@ -41,12 +42,15 @@ def meter_by_serial(db: Session, serial: str) -> Meter:
 
 
 def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -> None:
+    came_back = online and not meter.online
     meter.online = online
     meter.last_seen = utcnow()
     if boot_id:
         meter.boot_id = boot_id
     if online:
         activate_on_first_contact(db, meter, local_today())
+    if came_back:
+        sessions.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
 
 
 def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
@@ -66,6 +70,8 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
             adjust_after_late_reading(db, late)
         elif sample.relay_closed:
             _closed_without_session(db, meter, sample)
+    if new_channels:
+        evaluate_telemetry(db, meter, device_time, samples)
     return len(new_channels)
 
 

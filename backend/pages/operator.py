@@ -6,6 +6,7 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from backend.core.errors import ScanPowerError
+from backend.alarms import service as alarms
 from backend.deps import Id, Operator
 from backend.meters.service import latest_rejections
 from backend.pages.errors import PageDb, discard_work, page_router
@@ -77,4 +78,5 @@ def _live(db: Session, operator: User, every_point: list[MeteringPoint]) -> dict
     """What operator.js refreshes: meters and open sessions, with point names to label them."""
     running = sessions.list_sessions(db, operator, open_only=True)
     return {"meters": points.list_meters(db), "running": [session_public(s) for s in running],
+            "alarms": alarms.open_alarms(db),
             "point_names": {p.id: p.name for p in every_point}}

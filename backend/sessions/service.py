@@ -438,6 +438,15 @@ def retry_unacknowledged_commands(db: Session, now: datetime, timeout: int, ever
     return retried
 
 
+def resend_stops_after_reconnect(db: Session, meter: Meter, timeout: int) -> list[UsageSession]:
+    """A meter that was away may have refused a stop whose deadline passed: send it again, freshly dated."""
+    query = select(UsageSession).where(UsageSession.meter_id == meter.id, UsageSession.status == SessionStatus.stopping)
+    pending = list(db.exec(query))
+    for session in pending:
+        _order(db, meter, session, "open", session.stop_cmd_id, utcnow() + timedelta(seconds=timeout))
+    return pending
+
+
 def report_unacknowledged_stops(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
     """A stop the meter did not acknowledge by its deadline is reported to the vendor and the operator."""
     query = select(UsageSession).where(UsageSession.status == SessionStatus.stopping,

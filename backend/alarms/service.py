@@ -1,0 +1,229 @@
+"""Open and close power-quality alarms from telemetry and meter events; outage time and reliability."""
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from sqlmodel import Session, col, or_, select
+
+from backend.alarms import rules
+from backend.alarms.models import POINT_CHANNEL, Alarm, AlarmWatch, PointOutage, Reliability
+from backend.alarms.rules import AlarmKind, Change, Condition, OutletMeasure, Transition, Watch
+from backend.core.clock import as_utc, local, utcnow
+from backend.core.errors import ScanPowerError
+from backend.points.models import Meter, MeteringPoint, Outlet, PointStatus
+
+IN_SERVICE = (PointStatus.active, PointStatus.closed, PointStatus.expired)
+SHOWN_ALARMS = 200
+
+
+class InvalidPeriod(ScanPowerError):
+    status_code = 422
+
+
+class Sample(Protocol):
+    """What evaluate_telemetry reads of each outlet (backend.meters.service.OutletSample fits)."""
+
+    channel: int
+    voltage_v: float
+    current_a: float
+    power_w: float
+
+
+def evaluate_telemetry(db: Session, meter: Meter, device_time: datetime, samples: Sequence[Sample],
+                       limits: rules.SupplyLimits = rules.GB_T_12325,
+                       policy: rules.Persistence = rules.DEFAULT_PERSISTENCE) -> list[Alarm]:
+    """Apply one telemetry message to the meter's alarms; return those opened or closed by it."""
+    at = as_utc(device_time)
+    point = db.get(MeteringPoint, meter.point_id)
+    present = {c.key: c for c in rules.conditions_present(
+        [OutletMeasure(s.channel, s.voltage_v, s.current_a, s.power_w) for s in samples],
+        _rated_currents(db, meter, point, {s.channel for s in samples}), point.capacity_kw, limits)}
+    watches = _watches(db, meter)
+    changed = []
+    for key in sorted(present.keys() | watches.keys(), key=lambda k: (k[0], k[1] or POINT_CHANNEL)):
+        row = watches.get(key)
+        if row is not None and at <= as_utc(row.last_at):
+            continue  # a late or repeated sample: the watch has already moved past it
+        kind, channel = key
+        watch, transition = rules.step(_state(row), kind, present.get(key), at, policy)
+        alarm = _apply(db, meter, kind, channel, row, watch, transition, at, present.get(key), limits)
+        if transition is not None:
+            changed.append(alarm)
+    return changed
+
+
+def supply_lost(db: Session, meter: Meter, at: datetime) -> Alarm | None:
+    """The meter reported loss of supply (e.g. a session ended with power_loss): open the alarm now."""
+    covered = _outage_covering(db, meter, as_utc(at))
+    if covered is not None:
+        return covered  # a repeated report of an outage already on record must not open a new one
+    row = _watches(db, meter).get((AlarmKind.supply_lost, None))
+    watch, transition = rules.force_open(_state(row), as_utc(at))
+    return _apply(db, meter, AlarmKind.supply_lost, None, row, watch, transition, as_utc(at), None, rules.GB_T_12325)
+
+
+def supply_restored(db: Session, meter: Meter, at: datetime) -> Alarm | None:
+    """The meter reported the supply back: close the open loss-of-supply alarm (never before it opened)."""
+    row = _watches(db, meter).get((AlarmKind.supply_lost, None))
+    alarm = db.get(Alarm, row.alarm_id) if row is not None and row.alarm_id else None
+    moment = max(as_utc(at), as_utc(alarm.opened_at)) if alarm else as_utc(at)
+    watch, transition = rules.force_close(_state(row), moment)
+    return _apply(db, meter, AlarmKind.supply_lost, None, row, watch, transition, moment, None, rules.GB_T_12325)
+
+
+def _outage_covering(db: Session, meter: Meter, at: datetime) -> Alarm | None:
+    query = select(Alarm).where(Alarm.meter_id == meter.id, Alarm.kind == AlarmKind.supply_lost,
+                                Alarm.opened_at <= at, or_(col(Alarm.closed_at).is_(None), col(Alarm.closed_at) >= at))
+    return db.exec(query.limit(1)).first()
+
+
+def _rated_currents(db: Session, meter: Meter, point: MeteringPoint, channels: set[int]) -> dict[int, Decimal]:
+    """Each reported outlet's rated current; a channel we never provisioned gets the point's."""
+    rated = {o.channel: o.rated_current_a for o in db.exec(select(Outlet).where(Outlet.meter_id == meter.id))}
+    return {ch: rated.get(ch, point.outlet_rated_current_a) for ch in channels}
+
+
+def _watches(db: Session, meter: Meter) -> dict[tuple[AlarmKind, int | None], AlarmWatch]:
+    rows = db.exec(select(AlarmWatch).where(AlarmWatch.meter_id == meter.id))
+    return {(AlarmKind(w.kind), None if w.channel == POINT_CHANNEL else w.channel): w for w in rows}
+
+
+def _state(row: AlarmWatch | None) -> Watch:
+    if row is None:
+        return rules.IDLE
+    started = as_utc(row.run_started_at) if row.run_started_at else None
+    return Watch(row.alarm_id is not None, row.run, started, row.worst)
+
+
+def _apply(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row: AlarmWatch | None, watch: Watch,
+           transition: Transition | None, at: datetime, condition: Condition | None,
+           limits: rules.SupplyLimits) -> Alarm | None:
+    """Write the new watch and the alarm it opens, updates or closes; return that alarm."""
+    alarm = db.get(Alarm, row.alarm_id) if row is not None and row.alarm_id else None
+    if transition is not None and transition.change == Change.opened:
+        alarm = _open(db, meter, kind, channel, transition, condition, limits)
+    if alarm is not None:
+        alarm.worst_value = transition.worst if transition else watch.worst
+        if transition is not None and transition.change == Change.closed:
+            alarm.closed_at = transition.at
+    _save_watch(db, meter, kind, channel, row, watch, alarm if watch.is_open else None, at)
+    return alarm
+
+
+def _open(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, transition: Transition,
+          condition: Condition | None, limits: rules.SupplyLimits) -> Alarm:
+    limit = condition.limit if condition else limits.dead_v
+    alarm = Alarm(point_id=meter.point_id, meter_id=meter.id, channel=channel, kind=kind, opened_at=transition.at,
+                  worst_value=transition.worst, limit_value=limit,
+                  message=rules.describe(kind, channel, limit, limits))
+    db.add(alarm)
+    db.flush()
+    return alarm
+
+
+def _save_watch(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row: AlarmWatch | None,
+                watch: Watch, alarm: Alarm | None, at: datetime) -> None:
+    # Idle watches are deleted, so a healthy meter costs one SELECT per message and no writes.
+    if watch.idle:
+        if row is not None:
+            db.delete(row)
+        return
+    if row is None:
+        row = AlarmWatch(meter_id=meter.id, channel=POINT_CHANNEL if channel is None else channel, kind=kind,
+                         last_at=at)
+        db.add(row)
+    row.alarm_id = alarm.id if alarm else None
+    row.run, row.run_started_at, row.worst = watch.run, watch.run_started_at, watch.worst
+    row.last_at = max(as_utc(row.last_at), at)
+    db.flush()
+
+
+# --- reading alarms ---
+
+
+def open_alarms(db: Session) -> list[Alarm]:
+    query = select(Alarm).where(col(Alarm.closed_at).is_(None)).order_by(col(Alarm.opened_at).desc())
+    return list(db.exec(query))
+
+
+def recent_alarms(db: Session, limit: int = SHOWN_ALARMS) -> list[Alarm]:
+    return list(db.exec(select(Alarm).order_by(col(Alarm.opened_at).desc(), col(Alarm.id).desc()).limit(limit)))
+
+
+def alarms_of_point(db: Session, point_id: int, limit: int = SHOWN_ALARMS) -> list[Alarm]:
+    query = (select(Alarm).where(Alarm.point_id == point_id)
+             .order_by(col(Alarm.opened_at).desc(), col(Alarm.id).desc()).limit(limit))
+    return list(db.exec(query))
+
+
+# --- outage time and reliability ---
+
+
+def outage_hours(db: Session, point_id: int, start: datetime, end: datetime, now: datetime | None = None) -> float:
+    """Hours the point was without supply inside [start, end); an outage still open counts until now."""
+    start, end = _period(start, end)
+    return rules.hours(rules.time_within(_outages(db, start, end, point_id), start, end, _now(now)))
+
+
+def reliability(db: Session, start: datetime, end: datetime, now: datetime | None = None) -> Reliability:
+    """Average outage hours per point in service during [start, end), with each point's figure."""
+    start, end = _period(start, end)
+    outages: dict[int, list] = {}
+    for point_id, span in _outages_by_point(db, start, end):
+        outages.setdefault(point_id, []).append(span)
+    points = _points_in_service(db, start, end, outages.keys())
+    per_point = [_point_outage(p, outages.get(p.id, []), start, end, _now(now)) for p in points]
+    per_point.sort(key=lambda p: (-p.outage_hours, p.point_id))
+    total = sum(p.outage_hours for p in per_point)
+    average = total / len(per_point) if per_point else 0.0
+    period_hours = rules.hours(end - start)
+    return Reliability(start=start, end=end, points=len(per_point), total_outage_hours=round(total, 4),
+                       average_outage_hours=round(average, 4),
+                       availability=round(1 - average / period_hours, 6), per_point=per_point)
+
+
+def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidPeriod("start and end must carry a UTC offset, e.g. 2026-11-01T00:00:00+08:00")
+    if end <= start:
+        raise InvalidPeriod("end must be after start")
+    return as_utc(start), as_utc(end)
+
+
+def _now(now: datetime | None) -> datetime:
+    return as_utc(now) if now is not None else utcnow()
+
+
+def _outage_query(start: datetime, end: datetime):
+    return select(Alarm).where(Alarm.kind == AlarmKind.supply_lost, Alarm.opened_at < end,
+                               or_(col(Alarm.closed_at).is_(None), col(Alarm.closed_at) > start))
+
+
+def _outages(db: Session, start: datetime, end: datetime, point_id: int) -> list[tuple[datetime, datetime | None]]:
+    return [_span(a) for a in db.exec(_outage_query(start, end).where(Alarm.point_id == point_id))]
+
+
+def _outages_by_point(db: Session, start: datetime, end: datetime):
+    return [(a.point_id, _span(a)) for a in db.exec(_outage_query(start, end))]
+
+
+def _span(alarm: Alarm) -> tuple[datetime, datetime | None]:
+    return as_utc(alarm.opened_at), as_utc(alarm.closed_at) if alarm.closed_at else None
+
+
+def _points_in_service(db: Session, start: datetime, end: datetime, with_outages) -> list[MeteringPoint]:
+    """Points that had a meter and a validity overlapping the period, and any point with an outage in it."""
+    served = (select(MeteringPoint).join(Meter, col(Meter.point_id) == MeteringPoint.id)
+              .where(col(MeteringPoint.status).in_(IN_SERVICE),
+                     MeteringPoint.valid_from <= local(end).date(), MeteringPoint.valid_until >= local(start).date()))
+    found = {p.id: p for p in db.exec(served)}
+    missing = [i for i in with_outages if i not in found]
+    if missing:
+        found |= {p.id: p for p in db.exec(select(MeteringPoint).where(col(MeteringPoint.id).in_(missing)))}
+    return list(found.values())
+
+
+def _point_outage(point: MeteringPoint, spans: list, start: datetime, end: datetime, now: datetime) -> PointOutage:
+    spent = rules.hours(rules.time_within(spans, start, end, now))
+    return PointOutage(point_id=point.id, name=point.name, outages=len(spans), outage_hours=round(spent, 4))
