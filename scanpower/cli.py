@@ -129,14 +129,36 @@ def sim(count: int = typer.Option(10, min=1, max=50_000, help="How many meters."
         channels: int = typer.Option(4, min=1, max=32, help="Outlets per meter."),
         serial_prefix: str = typer.Option("SIM", help="Meters are named PREFIX00001, PREFIX00002, …"),
         seconds: float | None = typer.Option(None, min=1, help="Stop after this long (default: Ctrl-C)."),
-        mqtt_url: str = typer.Option("", help="Broker; default MQTT_URL.")) -> None:
-    """Run simulated meters that speak protocol v1 to a broker."""
+        mqtt_url: str = typer.Option("", help="Broker; default MQTT_URL."),
+        drop_rate: float = typer.Option(0.0, min=0, max=1, help="Share of uplink messages never sent."),
+        duplicate_rate: float = typer.Option(0.0, min=0, max=1, help="Share of uplink messages sent twice."),
+        clock_skew: float = typer.Option(0.0, help="Seconds the meters' clocks run ahead (negative: behind)."),
+        offline: list[str] = typer.Option([], help="An offline window FROM:UNTIL in seconds since start; "
+                                                   "repeatable. Meters buffer and upload afterwards."),
+        reset_at: list[float] = typer.Option([], help="Seconds since start at which registers reset; repeatable."),
+        seed: int | None = typer.Option(None, help="Seed for loads and faults, to repeat a run.")) -> None:
+    """Run simulated meters that speak protocol v1 to a broker, optionally with faults."""
     from firmware_sim.cli import run_fleet
+    from firmware_sim.faults import Faults
 
     settings = get_settings()
     _logging(settings.log_level)
+    try:
+        faults = Faults(drop_rate=drop_rate, duplicate_rate=duplicate_rate, clock_skew_s=clock_skew,
+                        offline_windows=tuple(_window(text) for text in offline), register_resets_at=tuple(reset_at))
+    except ValueError as exc:
+        typer.secho(f"invalid fault options: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
     run_fleet(mqtt_url or _require_mqtt_url(settings), count, channels, settings.mqtt_topic_prefix,
-              serial_prefix, seconds)
+              serial_prefix, seconds, seed=seed, faults=faults)
+
+
+def _window(text: str) -> tuple[float, float]:
+    start, _, end = text.partition(":")
+    try:
+        return float(start), float(end)
+    except ValueError:
+        raise ValueError(f"an offline window is FROM:UNTIL in seconds, not {text!r}") from None
 
 
 @app.command("create-user")

@@ -103,6 +103,8 @@ class StatementPublic(BaseModel):
     balanced: bool
     gaps: list[SessionCheckPublic]
     unattributed_bill: UnattributedBillPublic | None
+    session_water_m3: Decimal | None = Field(default=None, description="Water pumped in sessions (以电折水)")
+    unattributed_water_m3: Decimal | None = None
 
 
 def session_check_public(check: SessionCheck) -> SessionCheckPublic:
@@ -146,4 +148,5 @@ def statement_public(found: Statement) -> StatementPublic:
         unattributed_wh=result.unattributed_wh, unattributed_amount=result.unattributed_amount,
         register_delta_wh=result.register_delta_wh, gap_wh=result.gap_wh, balanced=result.balanced,
         gaps=[session_check_public(s) for s in result.gaps],
-        unattributed_bill=bill_public(found.bill) if found.bill else None)
+        unattributed_bill=bill_public(found.bill) if found.bill else None,
+        session_water_m3=found.session_water_m3, unattributed_water_m3=found.unattributed_water_m3)

@@ -7,7 +7,7 @@ docs/reconciliation.md states the rule and the edge rule with a worked example.
 import heapq
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,11 +15,12 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from backend.core.clock import LOCAL_TZ, as_utc, utcnow
+from backend.core.clock import LOCAL_TZ, as_utc, local, utcnow
 from backend.core.errors import Conflict, ScanPowerError
 from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import outlet_rated_power_w
 from backend.points import service as points
+from backend.points import water
 from backend.points.models import MeteringPoint, Outlet
 from backend.reconciliation.period_energy import PeriodEnergy
 from backend.reconciliation.timeline import Mark, MarkKind, StepAnomaly, tally, walk
@@ -413,10 +414,21 @@ class Statement:
     month: str
     reconciliation: PointReconciliation
     bill: UnattributedBill | None
+    session_water_m3: Decimal | None = None  # 以电折水, for irrigation wells with a coefficient
+    unattributed_water_m3: Decimal | None = None
 
 
 def statement(db: Session, point: MeteringPoint, month: str) -> Statement:
     """Sessions, energy, money collected and unattributed energy of one point in one local month."""
     period = month_period(month)
-    return Statement(point, month, reconcile(db, point.id, period.start, period.end),
-                     unattributed_bill(db, point.id, period.start, period.end))
+    result = reconcile(db, point.id, period.start, period.end)
+    found = Statement(point, month, result, unattributed_bill(db, point.id, period.start, period.end))
+    coefficients = water.coefficients(db, point.id)
+    if not coefficients:
+        return found
+    per_session = [water.water_m3(s.settled_wh, water.coefficient_on(coefficients, local(s.ended_at).date()) or 0)
+                   for s in result.settled_sessions]
+    month_end = water.coefficient_on(coefficients, local(period.end - timedelta(seconds=1)).date())
+    return replace(found, session_water_m3=sum(per_session, Decimal("0.00")),
+                   unattributed_water_m3=None if month_end is None else water.water_m3(result.unattributed_wh,
+                                                                                       month_end))

@@ -28,6 +28,10 @@ def statement_csv(found: Statement) -> str:
     writer.writerow(_total(TOTAL_UNATTRIBUTED, kwh(result.unattributed_wh), result.unattributed_amount))
     writer.writerow(_total(TOTAL_REGISTER_DELTA, kwh(result.register_delta_wh)))
     writer.writerow(_total(TOTAL_GAP, kwh(result.gap_wh)))
+    if found.session_water_m3 is not None:
+        writer.writerow(_total("TOTAL water pumped in sessions (m³, 以电折水)", f"{found.session_water_m3}"))
+    if found.unattributed_water_m3 is not None:
+        writer.writerow(_total("TOTAL water pumped outside sessions (m³)", f"{found.unattributed_water_m3}"))
     return out.getvalue()
 
 

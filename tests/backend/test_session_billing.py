@@ -178,3 +178,21 @@ def test_an_operator_refunds_a_wallet_paid_session_in_parts_never_more_than_it_c
     assert receipt(db, session).refunded == Decimal("6.16")
     assert wallet_balance(db, vendor.id) == Decimal("100.00")
     assert ledger_total(db) == 0
+
+
+def test_a_wells_monthly_statement_shows_the_water_beside_the_energy(db):
+    from datetime import date
+
+    from backend.points.models import Purpose
+    from backend.points.water import WaterCoefficientWrite, add_coefficient
+    from backend.reconciliation.service import statement
+    from backend.reconciliation.statement_csv import statement_csv
+    point, meter = factories.active_point(db, outlets=1, purpose=Purpose.irrigation,
+                                          outlet_rated_current_a=Decimal("32"))
+    add_coefficient(db, point, WaterCoefficientWrite(m3_per_kwh=Decimal("2.5"), effective_from=date(2026, 1, 1)))
+    vendor = factories.user(db, Role.vendor, Decimal("50.00"))
+    start = datetime(2026, 4, 20, 6, 0, tzinfo=SHANGHAI)
+    run_session(db, meter, points.outlets_of_point(db, point.id)[0], vendor, start, start + timedelta(hours=1), 1500)
+    found = statement(db, point, "2026-04")
+    assert found.session_water_m3 == Decimal("15.00")  # 6 kWh × 2.5 m³/kWh
+    assert "15.00" in statement_csv(found)
