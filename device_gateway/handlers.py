@@ -2,17 +2,21 @@
 from sqlmodel import Session
 
 from backend.alarms import service as alarms
+from backend.core.clock import utcnow
 from backend.meters import service as meters
 from backend.meters.service import OutletSample
 from backend.points.models import Meter
 from backend.sessions import service as sessions
-from device_gateway.protocol import Ack, Message, SessionEnded, Status, Telemetry, Topics, decode
+from device_gateway.protocol import (Ack, BadMessage, Message, SessionEnded, Status, Telemetry, Topics, decode,
+                                     timestamp_problem)
 
 
 def handle(db: Session, topics: Topics, topic: str, payload: bytes) -> str:
     """Validate and apply one message; return its kind. Raises BadMessage or UnknownMeter."""
     serial, kind = topics.parse(topic)
     message = decode(kind, payload)
+    if (ts := getattr(message, "ts", None)) is not None and (problem := timestamp_problem(ts, utcnow())):
+        raise BadMessage(problem)
     meter = meters.meter_by_serial(db, serial)
     _apply(db, meter, message)
     return kind

@@ -3,7 +3,7 @@
 docs/protocol.md is the prose version of this module; keep them together.
 """
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -159,6 +159,16 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "payload"
         problems.append(f"{where}: {error['msg']}")
     return "; ".join(problems)
+
+
+def timestamp_problem(ts: datetime, now: datetime, ahead: timedelta = timedelta(minutes=10),
+                      behind: timedelta = timedelta(days=31)) -> str | None:
+    """Why a device timestamp is not believable, or None; a meter's backlog may be weeks old, not years."""
+    if ts > now + ahead:
+        return f"ts {ts.isoformat()} is more than {ahead} ahead of the platform's clock"
+    if ts < now - behind:
+        return f"ts {ts.isoformat()} is more than {behind.days} days old"
+    return None
 
 
 def timestamp(moment: datetime) -> datetime:

@@ -59,15 +59,17 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
     set_presence(db, meter, True, boot_id)
     open_by_channel = _active_sessions_by_channel(db, meter)
     owners = {s.channel: open_by_channel.get(s.channel) or _settled_session_named(db, meter, s, device_time)
-              for s in samples}
+              or _starting_session_named(db, meter, s) for s in samples}
     new_channels = _insert_readings(db, meter, boot_id, seq, device_time, samples, owners)
     for sample in samples:
         if sample.channel not in new_channels:
             continue
         if (session := open_by_channel.get(sample.channel)) is not None:
             _reported_for_open_session(db, session, sample, device_time, boot_id, seq)
-        elif (late := owners[sample.channel]) is not None:
+        elif (late := owners[sample.channel]) is not None and late.status == SessionStatus.completed:
             adjust_after_late_reading(db, late)
+        elif late is not None:
+            continue  # read before its start ack was applied (another gateway instance has it); kept for the bill
         elif sample.relay_closed:
             _closed_without_session(db, meter, sample)
     if new_channels:
@@ -97,6 +99,16 @@ def _starting_on(db: Session, meter: Meter, channel: int) -> bool:
     query = select(UsageSession.id).where(UsageSession.meter_id == meter.id, UsageSession.channel == channel,
                                           UsageSession.status == SessionStatus.starting)
     return db.exec(query).first() is not None
+
+
+def _starting_session_named(db: Session, meter: Meter, sample: OutletSample) -> UsageSession | None:
+    """The starting session a reading names: its ack may be on its way through another gateway instance."""
+    if sample.session_id is None:
+        return None
+    session = db.get(UsageSession, sample.session_id)
+    ok = (session is not None and session.meter_id == meter.id and session.channel == sample.channel
+          and session.status == SessionStatus.starting)
+    return session if ok else None
 
 
 def _settled_session_named(db: Session, meter: Meter, sample: OutletSample,

@@ -304,6 +304,10 @@ def session_readings(db: Session, session: UsageSession) -> list[RegisterReading
     query = (select(MeterReading).where(MeterReading.session_id == session.id,
                                          MeterReading.channel == session.channel).order_by(MeterReading.id))
     middle = [RegisterReading(r.boot_id, r.seq, as_utc(r.device_time), r.energy_wh) for r in db.exec(query)]
+    if {r.boot_id for r in middle} <= {start.boot_id}:
+        # One boot: the meter's sequence is the true order, whatever order the gateways stored them in.
+        middle.sort(key=lambda r: r.seq)
+        middle = [r for r in middle if start.seq < r.seq < stop.seq]
     return [start, *middle, stop]
 
 

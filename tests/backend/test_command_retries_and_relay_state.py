@@ -75,3 +75,22 @@ def test_a_relay_closed_with_no_session_is_ordered_open_once_per_session(db, sce
     record_telemetry(db, meter, "b", 8, utcnow(), [sample(outlet, 501, True, session.id)])
     orders = pending_orders(db)
     assert [(o.action, o.cmd_id) for o in orders] == [("open", f"rc-{session.id}")] * 2  # the meter dedupes by id
+
+
+def test_readings_applied_out_of_order_by_several_gateways_still_bill_in_the_meters_order(db, scene):
+    """With shared subscriptions a reading may be stored before the start ack, and another after the stop ack."""
+    meter, vendor, outlet = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
+    t0 = utcnow() - timedelta(hours=1)
+    # seq 3 (taken after the start, seq 2) arrives first; the ack arrives second.
+    record_telemetry(db, meter, "b", 3, t0 + timedelta(minutes=20), [sample(outlet, 1400, True, session.id)])
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1000, t0, "b", 2)
+    sessions.request_stop(db, vendor, session.id, TIMEOUT)
+    stop = pending_orders(db)[-1]
+    sessions.command_acknowledged(db, meter, stop.cmd_id, "open", True, None, 2000, t0 + timedelta(minutes=60),
+                                  "b", 6)
+    # seq 4 arrives after the session was settled: the bill is re-priced, not edited.
+    record_telemetry(db, meter, "b", 4, t0 + timedelta(minutes=40), [sample(outlet, 1700, True, session.id)])
+    readings = sessions.session_readings(db, session)
+    assert [(r.seq, r.register_wh) for r in readings] == [(2, 1000), (3, 1400), (4, 1700), (6, 2000)]
+    assert session.energy_wh == 1000 and not session.needs_review

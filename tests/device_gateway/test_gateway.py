@@ -70,6 +70,8 @@ def test_telemetry_is_stored_once_per_meter_boot_and_sequence(engine, gateway, d
     (b"not json", "Invalid JSON"),
     (json.dumps({"v": 2}).encode(), "v: Input should be 1"),
     (encode(telemetry(1)).replace(b'"energy_wh":1000', b'"energy_wh":-5'), "greater than or equal to 0"),
+    (encode(Telemetry(boot_id="boot-1", seq=1, ts=datetime(2031, 1, 1, tzinfo=UTC),
+                      outlets=telemetry(1).outlets)), "ahead of the platform's clock"),
 ])
 def test_a_malformed_message_is_quarantined_counted_and_the_gateway_goes_on(
         engine, gateway, device, meter, topics, payload, reason, caplog):

@@ -75,3 +75,14 @@ def test_arbitrary_bytes_never_escape_as_anything_but_bad_message(payload):
         decode_command(payload)
     except BadMessage:
         pass
+
+
+def test_timestamps_far_from_the_platforms_clock_are_not_believed():
+    from datetime import UTC, datetime, timedelta
+
+    from device_gateway.protocol import timestamp_problem
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert timestamp_problem(now + timedelta(minutes=5), now) is None
+    assert timestamp_problem(now - timedelta(days=20), now) is None  # a long offline backlog is fine
+    assert "ahead" in timestamp_problem(now + timedelta(hours=2), now)
+    assert "days old" in timestamp_problem(now - timedelta(days=400), now)
