@@ -32,7 +32,9 @@ def dashboard(request: Request, db: PageDb, operator: Operator):
                   tariffs=[tariff_public(t) for t in list_tariffs(db)],
                   suggested=suggested_category,
                   pending=[p for p in every_point if p.status == PointStatus.submitted],
-                  rejections=latest_rejections(db, SHOWN_REJECTIONS), **_live(db, operator, every_point))
+                  rejections=latest_rejections(db, SHOWN_REJECTIONS),
+                  doubtful=sessions.list_sessions(db, operator, needs_review=True, limit=SHOWN_REJECTIONS),
+                  **_live(db, operator, every_point))
 
 
 @router.get("/operator/live")

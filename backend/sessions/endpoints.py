@@ -21,9 +21,12 @@ def start_session(body: SessionStart, request: Request, db: SessionDep, vendor: 
 
 
 @router.get("/sessions", response_model=SessionsPublic)
-def list_sessions(db: SessionDep, user: CurrentUser, open_only: bool = False) -> SessionsPublic:
-    """Sessions the user may see, newest first (vendor: own; applicant: on own points; operator: all)."""
-    found = [session_public(s) for s in service.list_sessions(db, user, open_only)]
+def list_sessions(db: SessionDep, user: CurrentUser, open_only: bool = False,
+                  needs_review: bool = False) -> SessionsPublic:
+    """Sessions the user may see, newest first (vendor: own; applicant: on own points; operator: all).
+
+    `needs_review=true` lists those the meter's data made doubtful (register anomalies, unconfirmed stops)."""
+    found = [session_public(s) for s in service.list_sessions(db, user, open_only, needs_review=needs_review)]
     return SessionsPublic(data=found, count=len(found))
 
 

@@ -353,8 +353,11 @@ def _may_see(db: Session, user: User, session: UsageSession) -> bool:
     return user.role == Role.applicant and points.get_point(db, session.point_id).applicant_id == user.id
 
 
-def list_sessions(db: Session, user: User, open_only: bool = False, limit: int = 100) -> list[UsageSession]:
+def list_sessions(db: Session, user: User, open_only: bool = False, limit: int = 100,
+                  needs_review: bool = False) -> list[UsageSession]:
     query = select(UsageSession).order_by(UsageSession.id.desc()).limit(limit)
+    if needs_review:
+        query = query.where(UsageSession.needs_review.is_(True))
     if user.role == Role.vendor:
         query = query.where(UsageSession.vendor_id == user.id)
     elif user.role == Role.applicant:

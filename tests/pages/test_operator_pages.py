@@ -61,3 +61,15 @@ def test_only_operators_see_the_dashboard(vendor, applicant):
         assert page.status_code == 403 and "operator role" in page.text
         assert "Sign out" in page.text  # the error page still knows who is signed in
     assert vendor.post("/operator/points/1/approve", data={"tariff_id": "1"}).status_code == 403
+
+
+def test_sessions_whose_meter_data_was_doubtful_are_listed_for_review(operator, world, session_on):
+    from sqlmodel import Session
+
+    from backend.sessions.models import UsageSession
+    done = session_on.start(world.vendor_id, register_wh=50_000)
+    session_on.finish(done, register_wh=10)  # the register went backwards: billed nothing, flagged
+    with Session(world.engine) as db:
+        assert db.get(UsageSession, done).needs_review
+    page = operator.get("/operator").text
+    assert "Sessions to review" in page and f'href="/sessions/{done}"' in page
