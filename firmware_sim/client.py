@@ -20,12 +20,15 @@ from device_gateway.protocol import (
     decode_command,
     encode,
 )
+from firmware_sim.io_loop import IoLoop
 from firmware_sim.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 QOS = 1
 KEEPALIVE_S = 30
+MIN_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 60.0
 # How many buffered messages the MQTT client may hold at once; it keeps them, in order, until PUBACK.
 HANDOVER_WINDOW = 100
 _KIND_OF = {model: kind for kind, model in UPLINK_MODELS.items()}
@@ -40,10 +43,13 @@ class MeterLink:
     Uplink messages wait in the outbox (the meter's flash) and are handed to paho in order, a window
     at a time, only while connected; paho keeps what it was handed until the broker's PUBACK and
     sends it again after a reconnect. Not thread-safe: one thread calls send, pump and the switches.
+    The socket itself belongs to the shared `io` loop, which connects it, reconnects it with backoff,
+    reads and writes it.
     """
 
     def __init__(
         self,
+        io: IoLoop,
         serial: str,
         broker: BrokerAddress,
         topics: Topics,
@@ -53,6 +59,7 @@ class MeterLink:
         password: str | None = None,
         outbox: Outbox | None = None,
         record: bool = False,
+        on_ready: Callable[[str], None] | None = None,
     ):
         self.serial = serial
         self.connected = threading.Event()  # set once subscribed, so commands can no longer be missed
@@ -65,13 +72,29 @@ class MeterLink:
         self._topics = topics
         self._status_of = status_of
         self._on_command = on_command
-        self._client = self._make_client(will, password)
+        self._io = io
+        self._on_ready = on_ready  # told (on the io thread) when the link can take messages again
+        self._closed = False
+        self._backoff_s = MIN_BACKOFF_S
+        self.client = self._make_client(will, password)
+        io.adopt(self.client)
 
     def start(self) -> None:
         if self._switched_off:
             return  # `switch_on` starts it
-        self._client.connect_async(self._broker.host, self._broker.port, keepalive=KEEPALIVE_S)
-        self._client.loop_start()
+        self._closed = False
+        self._io.dial(self)
+
+    def dial(self) -> None:
+        """Open the connection now; the io loop calls this when a connect slot is free."""
+        if self._switched_off or self._closed or self.client.socket() is not None:
+            self._io.dial_done(self)  # unwanted, or still connected: a lost socket redials by itself
+            return
+        self.client.reconnect()
+
+    def dial_failed(self, error: OSError) -> None:
+        log.info("meter %s: could not connect: %s", self.serial, error)
+        self._redial()
 
     def send(self, message: Message) -> None:
         """Buffer an uplink message; `pump` sends it when the network is there."""
@@ -105,22 +128,22 @@ class MeterLink:
             return
         self._switched_off = True
         self.connected.clear()
-        self.drop_connection()
-        self._client.disconnect()  # the socket is already down: this only stops paho's reconnecting
+        self.drop_connection()  # the io loop sees the socket end and, switched off, does not redial
 
     def switch_on(self) -> None:
         if not self._switched_off:
             return
         self._switched_off = False
-        self._client.loop_stop()  # paho's network thread has ended or ends at once
-        self._client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self._backoff_s = MIN_BACKOFF_S
         self.start()
 
     def publish(self, message: Message) -> mqtt.MQTTMessageInfo:
         """Give a message to paho, which keeps a QoS 1 message until the broker acknowledges it."""
         kind = uplink_kind(message)
         retain = kind == "status"
-        return self._client.publish(self._topics.meter(self.serial, kind), encode(message), QOS, retain)
+        info = self.client.publish(self._topics.meter(self.serial, kind), encode(message), QOS, retain)
+        self._io.touch(self.client)
+        return info
 
     def say_offline(self) -> mqtt.MQTTMessageInfo | None:
         """Publish the retained offline status, since a clean disconnect never fires the will."""
@@ -130,14 +153,20 @@ class MeterLink:
 
     def drop_connection(self) -> None:
         """Lose the network like a rural 4G modem: no DISCONNECT, so the broker sends the will."""
-        sock = self._client.socket()
+        sock = self.client.socket()
         if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
     def close(self) -> None:
+        """Disconnect cleanly (the io loop sends it) and never reconnect."""
+        self._closed = True
+        self.connected.clear()
         if not self._switched_off:
-            self._client.disconnect()
-        self._client.loop_stop()
+            self.client.disconnect()
+            self._io.touch(self.client)
 
     def _make_client(self, will: Status, password: str | None) -> mqtt.Client:
         # A persistent session lets the broker hold commands sent during a short drop-out.
@@ -146,7 +175,8 @@ class MeterLink:
         if username:
             client.username_pw_set(username, password)
         client.will_set(self._topics.meter(self.serial, "status"), encode(will), QOS, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        # Only stores where to connect: the io loop opens the connection when its turn comes.
+        client.connect_async(self._broker.host, self._broker.port, keepalive=KEEPALIVE_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -161,9 +191,11 @@ class MeterLink:
         return self._broker.username, self._broker.password
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._io.dial_done(self)
         if reason_code.is_failure:
             log.warning("meter %s: broker refused the connection: %s", self.serial, reason_code)
             return
+        self._backoff_s = MIN_BACKOFF_S
         client.subscribe(self._topics.command(self.serial), QOS)
         self.publish(self._status_of("online"))
 
@@ -172,11 +204,22 @@ class MeterLink:
             log.warning("meter %s: broker refused the command subscription: %s", self.serial, reason_codes)
             return
         self.connected.set()
+        if self._on_ready:
+            self._on_ready(self.serial)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
+        self._io.dial_done(self)
         if reason_code.is_failure:
             log.info("meter %s: disconnected: %s", self.serial, reason_code)
+        self._redial()
+
+    def _redial(self) -> None:
+        """Reconnect after a pause that doubles up to a minute, as paho's own loop would."""
+        if self._switched_off or self._closed:
+            return
+        self._io.dial(self, self._backoff_s)
+        self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
 
     def _on_other_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         # Some brokers (amqtt 0.12) push retained messages of other clients' subscriptions on connect.

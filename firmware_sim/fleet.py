@@ -1,6 +1,8 @@
-"""Many simulated meters in one process, driven by one tick thread."""
+"""Many simulated meters in one process: one tick thread for the meters, one I/O thread for their sockets."""
+import heapq
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -13,6 +15,7 @@ from device_gateway.broker_url import BrokerAddress
 from device_gateway.protocol import Command, Message, Status, Topics
 from firmware_sim.client import MeterLink, published, uplink_kind
 from firmware_sim.faults import NO_FAULTS, FaultDice, Faults
+from firmware_sim.io_loop import IoLoop
 from firmware_sim.loads import LoadProfile
 from firmware_sim.meter import SimulatedMeter
 from firmware_sim.outbox import DEFAULT_CAPACITY, Outbox
@@ -20,6 +23,8 @@ from firmware_sim.outbox import DEFAULT_CAPACITY, Outbox
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# Idle meters report at their interval give or take this share, so a fleet started at once spreads out.
+IDLE_JITTER = 0.1
 
 
 @dataclass
@@ -32,6 +37,7 @@ class _Running:
     switched_off: bool = False  # by `go_offline`, until `go_online`
     faults_seen_until_s: float = 0.0
     skipped: list[Message] = field(default_factory=list)  # lost to the drop-rate fault, when recording
+    wake_at: float | None = None  # when the tick loop next looks at this meter, unless it looks every tick
 
     @property
     def faults(self) -> Faults:
@@ -39,7 +45,11 @@ class _Running:
 
 
 class Fleet:
-    """Advances every meter each tick, handles their commands and publishes what they send.
+    """Advances meters when they need it, handles their commands and publishes what they send.
+
+    A meter with a closed relay, a message waiting or a scheduled fault is advanced every tick, so a
+    session is cut at its limit on time; an idle meter only when its telemetry is due (its energy is
+    integrated over the time since). The cost per tick follows the busy meters, not the fleet size.
 
     Meters keep metering and cutting at their limits whatever the network does; their uplink
     messages wait in a bounded outbox and go out in order when they are connected. `faults`
@@ -68,6 +78,10 @@ class Fleet:
         self.record = record
         self.errors = 0
         self._meters: dict[str, _Running] = {}
+        self._io = IoLoop()
+        self._busy: set[str] = set()  # meters to look at every tick; only the tick thread touches it
+        self._wakes: list[tuple[float, str]] = []  # (wake_at, serial) of idle meters, a heap with stale entries
+        self._jitter = random.Random("fleet")
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,18 +102,21 @@ class Fleet:
             raise ValueError(f"meter {serial} is already in the fleet")
         meter = SimulatedMeter(serial, channels, loads=loads, registers_wh=registers_wh)
         # The will is fixed at connect time, so it carries no timestamp.
-        link = MeterLink(serial, self.broker, self.topics, partial(self._status, serial),
+        link = MeterLink(self._io, serial, self.broker, self.topics, partial(self._status, serial),
                          meter.status("offline"), self._enqueue_command, password,
-                         Outbox(self.outbox_capacity), self.record)
+                         Outbox(self.outbox_capacity), self.record, self._wake)
         self._meters[serial] = _Running(meter, link, FaultDice(faults or self.faults, serial))
         if self._thread:
             link.start()
+            self._wake(serial)
         return meter
 
     def start(self) -> None:
         if self._thread:
             return
         self._started_mono = time.monotonic()
+        self._io.start()
+        self._busy.update(self._meters)  # each meter's first look: its first telemetry
         for running in list(self._meters.values()):
             running.link.start()
         self._thread = threading.Thread(target=self._run, name="firmware-sim-fleet", daemon=True)
@@ -119,6 +136,7 @@ class Fleet:
         self._wait_published([link.say_offline() for link in links], max(0.0, deadline - time.monotonic()))
         for link in links:
             link.close()
+        self._io.stop(max(0.5, deadline - time.monotonic()))
 
     def wait_connected(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -137,18 +155,21 @@ class Fleet:
         with running.lock:
             running.switched_off = True
             self._follow_network(running)
+        self._wake(serial)
 
     def go_online(self, serial: str) -> None:
         running = self._meters[serial]
         with running.lock:
             running.switched_off = False
             self._follow_network(running)
+        self._wake(serial)
 
     def reset_register(self, serial: str) -> None:
         """Restart one meter with a new boot_id and its registers at 0, as after a replacement or re-flash."""
         running = self._meters[serial]
         with running.lock:
             self._reset(running)
+        self._wake(serial)
 
     def published(self, serial: str) -> list[Message]:
         """Every uplink message this meter gave the network, in order (needs `record=True`)."""
@@ -199,8 +220,8 @@ class Fleet:
         while not self._stopping.is_set():
             self._handle_commands_until(next_tick)
             if time.monotonic() >= next_tick:
-                for running in list(self._meters.values()):
-                    self._guarded(self._tick_meter, running)
+                for serial in self._due_now():
+                    self._guarded(self._tick_meter, self._meters[serial])
                 next_tick = max(next_tick + self.tick, time.monotonic())
 
     def _handle_commands_until(self, deadline: float) -> None:
@@ -211,7 +232,11 @@ class Fleet:
                 return
             if item is _STOP:
                 return
-            self._guarded(self._handle_command, *item)
+            serial, command = item
+            if command is None:
+                self._guarded(self._reschedule, self._meters[serial])
+            else:
+                self._guarded(self._handle_command, serial, command)
 
     def _handle_command(self, serial: str, command: Command) -> None:
         running = self._meters[serial]
@@ -221,6 +246,7 @@ class Fleet:
             messages.append(self._telemetry(running, now))
             self._send(running, messages)
             running.link.pump()
+            self._reschedule(running)
 
     def _tick_meter(self, running: _Running) -> None:
         with running.lock:
@@ -231,6 +257,42 @@ class Fleet:
                 messages.append(self._telemetry(running, now))
             self._send(running, messages)
             running.link.pump()
+            self._reschedule(running)
+
+    def _due_now(self) -> list[str]:
+        """The busy meters and the idle ones whose wake-up time has come."""
+        now = time.monotonic()
+        due = set(self._busy)
+        while self._wakes and self._wakes[0][0] <= now:
+            wake_at, serial = heapq.heappop(self._wakes)
+            if self._meters[serial].wake_at == wake_at:
+                due.add(serial)
+        return list(due)
+
+    def _reschedule(self, running: _Running) -> None:
+        """Look at a meter every tick while it is busy, otherwise when its telemetry is due. Tick thread only."""
+        serial = running.link.serial
+        if self._busy_meter(running):
+            self._busy.add(serial)
+            running.wake_at = None
+            return
+        self._busy.discard(serial)
+        if running.wake_at != running.telemetry_due:
+            running.wake_at = running.telemetry_due
+            heapq.heappush(self._wakes, (running.wake_at, serial))
+
+    @staticmethod
+    def _busy_meter(running: _Running) -> bool:
+        faults = running.faults
+        # A meter waiting for its connection is woken when it connects, not pumped every tick.
+        waiting_to_send = len(running.link.outbox) > 0 and running.link.connected.is_set()
+        return (running.meter.any_relay_closed or waiting_to_send
+                or bool(faults.offline_windows or faults.register_resets_at)
+                or running.switched_off != running.link.switched_off)
+
+    def _wake(self, serial: str) -> None:
+        """Have the tick thread look at this meter again (its state changed from another thread)."""
+        self._commands.put((serial, None))
 
     def _scheduled_faults(self, running: _Running) -> None:
         elapsed = self._since_start_s()
@@ -253,7 +315,11 @@ class Fleet:
 
     def _telemetry(self, running: _Running, now: datetime) -> Message:
         closed = running.meter.any_relay_closed
-        running.telemetry_due = time.monotonic() + (self.active_interval if closed else self.idle_interval)
+        if closed:
+            interval = self.active_interval
+        else:
+            interval = self.idle_interval * self._jitter.uniform(1 - IDLE_JITTER, 1 + IDLE_JITTER)
+        running.telemetry_due = time.monotonic() + interval
         return running.meter.telemetry(now)
 
     def _send(self, running: _Running, messages: list[Message]) -> None:

@@ -1,6 +1,5 @@
 """A thousand meters from one fleet: all connect and all report, on a few threads."""
 import os
-import socket
 import threading
 import time
 import uuid
@@ -11,23 +10,32 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_gateway.broker_url import BrokerAddress
+from device_gateway.embedded_broker import free_port
 from firmware_sim.fleet import Fleet
+from tests.faults.fault_harness import MosquittoProcess
 
 METERS = 1000
-# Mosquitto, not the embedded broker: a thousand clients on an in-process Python broker measure the broker.
-BROKER = BrokerAddress.parse(os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"))
-
-
-def broker_listening() -> bool:
-    try:
-        socket.create_connection((BROKER.host, BROKER.port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
-def telemetry_counter():
+def broker(tmp_path):
+    """Mosquitto, not the embedded broker: a thousand clients on an in-process Python broker measure the broker.
+
+    The one at MQTT_URL when set (CI); otherwise a Mosquitto of this test's own on a free port.
+    """
+    if os.environ.get("MQTT_URL"):
+        yield BrokerAddress.parse(os.environ["MQTT_URL"])
+        return
+    own = MosquittoProcess(tmp_path, free_port())
+    own.start()
+    try:
+        yield BrokerAddress.parse(own.url)
+    finally:
+        own.stop()
+
+
+@pytest.fixture
+def telemetry_counter(broker):
     """Counts telemetry per meter under a topic prefix of this test's own."""
     prefix = f"simscale-test-{uuid.uuid4().hex[:8]}/v1"
     counts: Counter[str] = Counter()
@@ -36,7 +44,7 @@ def telemetry_counter():
     client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/m/+/telemetry", 0)
     client.on_subscribe = lambda *_: subscribed.set()
     client.on_message = lambda c, u, msg: counts.update([msg.topic.split("/")[-2]])
-    client.connect(BROKER.host, BROKER.port)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     assert subscribed.wait(10)
     yield prefix, counts
@@ -44,10 +52,9 @@ def telemetry_counter():
     client.loop_stop()
 
 
-@pytest.mark.skipif(not broker_listening(), reason=f"no MQTT broker at {BROKER.url}")
-def test_a_thousand_meters_connect_and_report_from_a_few_threads(telemetry_counter, no_leaked_threads):
+def test_a_thousand_meters_connect_and_report_from_a_few_threads(broker, telemetry_counter, no_leaked_threads):
     prefix, counts = telemetry_counter
-    fleet = Fleet(BROKER, prefix, idle_interval=2.0)
+    fleet = Fleet(broker, prefix, idle_interval=2.0)
     serials = [f"SCALE{uuid.uuid4().hex[:6]}-{i:04d}" for i in range(METERS)]
     for serial in serials:
         fleet.add_meter(serial, 2)
