@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.core.db import unit_of_work
-from backend.meters.orders import RelayOrder
+from backend.meters.orders import Order
 from backend.meters.service import UnknownMeter, quarantine
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.commands import MqttOrderSink
@@ -81,7 +81,7 @@ class Gateway:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def send(self, order: RelayOrder) -> None:
+    def send(self, order: Order) -> None:
         """OrderSink: publish a relay command (after the deciding transaction committed)."""
         self._sink.send(order)
         self.metrics.count("commands_sent")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -46,14 +46,34 @@ class Telemetry(Message):
 
 
 class Command(Message):
-    """Platform → meter, QoS 1, never retained: close or open one outlet's relay."""
+    """Platform → meter, QoS 1, never retained: close or open one outlet's relay, or confirm a stop record."""
 
     cmd_id: CmdId
-    action: Literal["close", "open"]
+    action: Literal["close", "open", "confirm_end"]
     ch: Channel
     session_id: SessionId
     energy_limit_wh: RegisterWh | None = None
     deadline: AwareDatetime
+
+
+class OutletLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ch: Channel
+    max_power_w: float = Field(gt=0, le=200_000)
+
+
+class Configure(Message):
+    """Platform → meter, QoS 1, never retained: the power limits the meter enforces by itself."""
+
+    cmd_id: CmdId
+    action: Literal["configure"]
+    outlets: list[OutletLimit] = Field(max_length=MAX_OUTLETS)
+    max_total_power_w: float | None = Field(default=None, gt=0, le=2_000_000)
+    deadline: AwareDatetime
+
+
+Downlink = Annotated[Command | Configure, Field(discriminator="action")]
+_DOWNLINK = TypeAdapter(Downlink)
 
 
 class Ack(Message):
@@ -142,9 +162,9 @@ def decode(kind: str, payload: bytes) -> Message:
         raise BadMessage(_describe(exc)) from None
 
 
-def decode_command(payload: bytes) -> Command:
+def decode_command(payload: bytes) -> Command | Configure:
     try:
-        return Command.model_validate_json(payload)
+        return _DOWNLINK.validate_json(payload)
     except ValidationError as exc:
         raise BadMessage(_describe(exc)) from None
 

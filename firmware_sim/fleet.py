@@ -286,7 +286,7 @@ class Fleet:
         faults = running.faults
         # A meter waiting for its connection is woken when it connects, not pumped every tick.
         waiting_to_send = len(running.link.outbox) > 0 and running.link.connected.is_set()
-        return (running.meter.any_relay_closed or waiting_to_send
+        return (running.meter.any_relay_closed or waiting_to_send or running.meter.awaiting_confirmation
                 or bool(faults.offline_windows or faults.register_resets_at)
                 or running.switched_off != running.link.switched_off)
 

@@ -4,7 +4,7 @@ import random
 import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from device_gateway.protocol import (
@@ -13,6 +13,7 @@ from device_gateway.protocol import (
     Command,
     Message,
     OutletReading,
+    Configure,
     SessionEnded,
     Status,
     Telemetry,
@@ -24,6 +25,11 @@ from firmware_sim.outlet import OutletState
 NOMINAL_VOLTAGE_V = 220.0
 VOLTAGE_SPREAD_V = 3.0
 DEADLINE_PASSED = "deadline passed"
+
+
+# Like a breaker's tolerance: a load this much above its limit trips (the register rules use the same 1.2).
+TRIP_FACTOR = 1.2
+REPEAT_UNCONFIRMED = timedelta(seconds=10)
 
 
 class SimulatedMeter:
@@ -53,6 +59,9 @@ class SimulatedMeter:
         self._remembered_commands = remembered_commands
         self._rng = random.Random(serial if seed is None else seed)
         self._last: datetime | None = None
+        self.max_total_power_w: float | None = None
+        # Stop records the platform has not confirmed yet: re-sent until it does (docs/protocol.md).
+        self._unconfirmed: dict[int, tuple[SessionEnded, datetime]] = {}
 
     def register_wh(self, ch: int) -> int:
         return self.outlets[ch].register_wh
@@ -61,20 +70,56 @@ class SimulatedMeter:
     def any_relay_closed(self) -> bool:
         return any(o.relay == "closed" for o in self.outlets.values())
 
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return bool(self._unconfirmed)
+
     def advance(self, now: datetime) -> list[Message]:
-        """Count the energy since the last call; cut every session whose limit is reached."""
+        """Count the energy since the last call; cut sessions at their limit or on overload; repeat stop records."""
         seconds = 0.0 if self._last is None else max(0.0, (now - self._last).total_seconds())
         self._last = now if self._last is None else max(self._last, now)
         messages: list[Message] = []
         for outlet in self.outlets.values():
             if outlet.count_energy(seconds):
-                messages.append(self._end_at_limit(outlet, now))
+                messages.append(self._end(outlet, now, "limit_reached"))
             outlet.sample_power(now)
-        return messages
+        messages += [self._end(outlet, now, "overload") for outlet in self._overloaded()]
+        return messages + self._repeat_unconfirmed(now)
 
-    def handle_command(self, cmd: Command, now: datetime) -> list[Message]:
+    def _overloaded(self) -> list[OutletState]:
+        """Outlets over their own limit, then the biggest loads until the point is under its capacity."""
+        closed = [o for o in self.outlets.values() if o.relay == "closed"]
+        tripped = [o for o in closed if o.max_power_w and o.power_w > o.max_power_w * TRIP_FACTOR]
+        rest = sorted((o for o in closed if o not in tripped), key=lambda o: o.power_w, reverse=True)
+        total = sum(o.power_w for o in rest)
+        while self.max_total_power_w and rest and total > self.max_total_power_w * TRIP_FACTOR:
+            biggest = rest.pop(0)
+            tripped.append(biggest)
+            total -= biggest.power_w
+        return tripped
+
+    def _repeat_unconfirmed(self, now: datetime) -> list[Message]:
+        due = [sid for sid, (_, at) in self._unconfirmed.items() if now >= at + REPEAT_UNCONFIRMED]
+        for sid in due:
+            self._unconfirmed[sid] = (self._unconfirmed[sid][0], now)
+        return [self._unconfirmed[sid][0] for sid in due]
+
+    def configure(self, limits: Configure) -> None:
+        """Take the platform's power limits; they apply from the next sample."""
+        for limit in limits.outlets:
+            if limit.ch in self.outlets:
+                self.outlets[limit.ch].max_power_w = limit.max_power_w
+        self.max_total_power_w = limits.max_total_power_w
+
+    def handle_command(self, cmd: Command | Configure, now: datetime) -> list[Message]:
         """Act on a command once per cmd_id; a repeat gets the first answer again."""
         messages = self.advance(now)
+        if isinstance(cmd, Configure):
+            self.configure(cmd)  # idempotent, not acknowledged: the platform sends it at every reconnect
+            return messages
+        if cmd.action == "confirm_end":
+            self._unconfirmed.pop(cmd.session_id, None)
+            return messages
         if cmd.cmd_id in self._acks:
             self._acks.move_to_end(cmd.cmd_id)
             return [*messages, self._acks[cmd.cmd_id].model_copy(update={"seq": next(self._seq)})]
@@ -159,17 +204,18 @@ class SimulatedMeter:
             ts=timestamp(now),
         )
 
-    def _end_at_limit(self, outlet: OutletState, now: datetime) -> SessionEnded:
-        session_id = outlet.session_id
-        return SessionEnded(
+    def _end(self, outlet: OutletState, now: datetime, reason: str) -> SessionEnded:
+        record = SessionEnded(
             ch=outlet.ch,
-            session_id=session_id,
-            reason="limit_reached",
+            session_id=outlet.session_id,
+            reason=reason,
             energy_wh=outlet.open(),
             boot_id=self.boot_id,
             seq=next(self._seq),
             ts=timestamp(now),
         )
+        self._unconfirmed[record.session_id] = (record, now)
+        return record
 
 
 def _reading(outlet: OutletState, voltage_v: float) -> OutletReading:

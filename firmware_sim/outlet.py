@@ -23,6 +23,7 @@ class OutletState:
     start_wh: int | None = None
     cutoff_wh: int | None = None
     closed_at: datetime | None = None
+    max_power_w: float | None = None  # set by the platform's Configure; the meter trips above it
     ended: OrderedDict[int, int] = field(default_factory=OrderedDict)
     # What each ended session really drew, in register Wh summed over every boot it spanned.
     metered: OrderedDict[int, int] = field(default_factory=OrderedDict)

@@ -1,6 +1,7 @@
 """What meters tell us: presence, readings, and rejected messages."""
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -9,7 +10,9 @@ from sqlmodel import Session, select
 from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import NotFound
 from backend.meters.models import Reading, RejectedMessage
-from backend.points.models import Meter
+from backend.meters.orders import LimitsOrder, queue_order
+from backend.meters.register_rules import outlet_rated_power_w
+from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.service import activate_on_first_contact
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.alarms.service import evaluate_telemetry
@@ -51,6 +54,18 @@ def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -
         activate_on_first_contact(db, meter, local_today())
     if came_back:
         sessions.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
+        queue_order(db, limits_of(db, meter))
+
+
+def limits_of(db: Session, meter: Meter) -> LimitsOrder:
+    """What the meter must enforce by itself: each outlet's rated power, and the point's contracted capacity."""
+    point = db.get(MeteringPoint, meter.point_id)
+    outlets = db.exec(select(Outlet).where(Outlet.meter_id == meter.id).order_by(Outlet.channel))
+    return LimitsOrder(meter_serial=meter.serial, cmd_id=f"limits-{uuid.uuid4().hex[:16]}",
+                       deadline=utcnow() + timedelta(seconds=RECONCILE_DEADLINE_SECONDS),
+                       outlet_max_power_w=tuple((o.channel, float(outlet_rated_power_w(o.rated_current_a)))
+                                                for o in outlets),
+                       max_total_power_w=float(point.capacity_kw * 1000))
 
 
 def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,

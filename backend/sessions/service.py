@@ -34,6 +34,9 @@ from billing.wallet.service import charge_adjustment, charge_session, wallet_bal
 log = logging.getLogger(__name__)
 
 
+CONFIRM_SECONDS = 60
+
+
 class SessionNotFound(NotFound):
     pass
 
@@ -202,10 +205,16 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
     session = db.get(UsageSession, session_id)
     if session is None or session.meter_id != meter.id or session.channel != channel:
         log.warning("meter %s ended unknown session %s on channel %s", meter.serial, session_id, channel)
+        # Nothing of ours to end; confirm anyway, so the meter stops repeating its record.
+        queue_order(db, RelayOrder(meter_serial=meter.serial, channel=channel, action="confirm_end",
+                                   session_id=session_id, cmd_id=f"ce-{session_id}",
+                                   deadline=utcnow() + timedelta(seconds=CONFIRM_SECONDS)))
         return None
     if session.status in (SessionStatus.active, SessionStatus.stopping):
         stop_reason = StopReason(reason) if reason in StopReason.__members__ else StopReason.meter
         _finish(db, session, register_wh, at, stop_reason, boot_id, seq)
+    # The meter re-sends its stop record until told it is stored (after this transaction commits).
+    _order(db, meter, session, "confirm_end", f"ce-{session.id}", utcnow() + timedelta(seconds=CONFIRM_SECONDS))
     return session
 
 

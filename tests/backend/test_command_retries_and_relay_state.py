@@ -94,3 +94,29 @@ def test_readings_applied_out_of_order_by_several_gateways_still_bill_in_the_met
     readings = sessions.session_readings(db, session)
     assert [(r.seq, r.register_wh) for r in readings] == [(2, 1000), (3, 1400), (4, 1700), (6, 2000)]
     assert session.energy_wh == 1000 and not session.needs_review
+
+
+def test_the_meters_stop_record_is_confirmed_so_it_stops_repeating_it(db, scene):
+    meter, vendor, outlet = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
+    t0 = utcnow() - timedelta(hours=1)
+    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10, t0, "b", 1)
+    pending_orders(db)
+    for _ in range(2):  # the meter repeats its record until confirmed; each copy is confirmed, once stored
+        sessions.ended_by_meter(db, meter, outlet.channel, session.id, "overload", 900, t0 + timedelta(minutes=30),
+                                "b", 2)
+    assert [(o.action, o.cmd_id) for o in pending_orders(db)] == [("confirm_end", f"ce-{session.id}")] * 2
+    assert session.stop_reason == StopReason.overload and session.energy_wh == 890
+
+
+def test_a_meter_coming_online_is_told_its_power_limits(db, scene):
+    from backend.meters.orders import LimitsOrder
+    from backend.meters.service import set_presence
+    meter, _, _ = scene
+    meter.online = False
+    set_presence(db, meter, True, "b")
+    limits = [o for o in pending_orders(db) if isinstance(o, LimitsOrder)]
+    assert len(limits) == 1
+    assert limits[0].outlet_max_power_w == ((1, 3680.0), (2, 3680.0)) and limits[0].max_total_power_w == 20000.0
+    set_presence(db, meter, True, "b")  # already online: nothing new
+    assert pending_orders(db) == []

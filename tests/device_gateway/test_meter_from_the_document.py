@@ -21,6 +21,7 @@ class HandWrittenMeter:
         self.mqtt = TestClient(broker_url, serial, [f"{self.base}/cmd"])
         self.seq = 0
         self.register = 52_000
+        self.limits: dict | None = None
 
     def send(self, kind: str, body: dict, retain: bool = False) -> None:
         if kind != "status":
@@ -29,8 +30,10 @@ class HandWrittenMeter:
         self.mqtt.publish(f"{self.base}/{kind}", json.dumps({"v": 1} | body).encode(), retain=retain)
 
     def answer_next_command(self, minutes_ago: int = 0) -> dict:
-        _, payload = self.mqtt.next()
-        command = json.loads(payload)
+        command = json.loads(self.mqtt.next()[1])
+        while command["action"] in ("configure", "confirm_end"):  # neither is acknowledged
+            self.limits = command if command["action"] == "configure" else self.limits
+            command = json.loads(self.mqtt.next()[1])
         self.send("ack", {"cmd_id": command["cmd_id"], "action": command["action"], "ch": command["ch"],
                           "session_id": command["session_id"], "result": "ok", "energy_wh": self.register,
                           "ts": now(minutes_ago)})
@@ -79,3 +82,6 @@ def test_a_meter_built_from_the_document_serves_a_whole_session(platform):
                         ["status"] == "completed" and s)
     meter.mqtt.close()
     assert (done["start_register_wh"], done["stop_register_wh"], done["energy_wh"]) == (52_000, 53_240, 1240)
+    # On connecting, the meter was told its limits: the well's 32 A outlet and the point's 11 kW.
+    assert meter.limits["outlets"] == [{"ch": 1, "max_power_w": 7360.0}]
+    assert meter.limits["max_total_power_w"] == 11000.0

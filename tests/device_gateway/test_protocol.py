@@ -11,6 +11,7 @@ from device_gateway.protocol import (
     Ack,
     BadMessage,
     Command,
+    Configure,
     SessionEnded,
     Status,
     Telemetry,
@@ -21,7 +22,8 @@ from device_gateway.protocol import (
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-MODELS = {"status": Status, "telemetry": Telemetry, "command": Command, "ack": Ack, "session_ended": SessionEnded}
+MODELS = {"status": Status, "telemetry": Telemetry, "command": Command, "ack": Ack, "session_ended": SessionEnded,
+          "configure": Configure}
 
 
 def documented_examples() -> list[tuple[str, str]]:
