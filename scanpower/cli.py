@@ -102,8 +102,9 @@ def api() -> None:
 
 
 @app.command()
-def gateway() -> None:
-    """Run the MQTT gateway and the scheduler against MQTT_URL and DATABASE_URL."""
+def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; run them in exactly one process "
+                                                      "when several gateways share the load.")) -> None:
+    """Run the MQTT gateway (and the scheduler) against MQTT_URL and DATABASE_URL."""
     from backend.core.db import make_engine
     from device_gateway.broker_url import BrokerAddress
     from device_gateway.gateway import Gateway
@@ -116,11 +117,13 @@ def gateway() -> None:
     gw = Gateway(BrokerAddress.parse(_require_mqtt_url(settings)), engine, Topics(settings.mqtt_topic_prefix),
                  settings.gateway_client_id, settings.gateway_share_group)
     gw.start()
-    scheduler = build_scheduler(settings, engine, gw)
-    scheduler.start()
+    jobs = build_scheduler(settings, engine, gw) if scheduler else None
+    if jobs:
+        jobs.start()
     typer.echo(f"gateway running against {settings.mqtt_url}; Ctrl-C stops it")
     _wait_for_ctrl_c()
-    scheduler.shutdown(wait=False)
+    if jobs:
+        jobs.shutdown(wait=False)
     gw.stop()
 
 
