@@ -29,6 +29,10 @@
     field("power").textContent = power(session.power_w);
     field("started").textContent = when(session.started_at);
     field("failure").textContent = session.failure_reason || "";
+    // A stop the meter has not confirmed in time: say so while it is still being waited for.
+    const late = session.status === "stopping" && session.failure_reason;
+    field("warning").textContent = late ? session.failure_reason : "";
+    field("warning").hidden = !late;
     root.dataset.status = session.status;
     root.querySelectorAll("[data-show]").forEach((el) => {
       const wanted = el.dataset.show;
