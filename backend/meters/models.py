@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
@@ -9,7 +9,9 @@ from backend.core.clock import utcnow
 class Reading(SQLModel, table=True):
     """One outlet's registers at one telemetry message; unique per meter boot and sequence."""
 
-    __table_args__ = (UniqueConstraint("meter_id", "boot_id", "seq", "channel", name="uq_reading_identity"),)
+    __table_args__ = (UniqueConstraint("meter_id", "boot_id", "seq", "channel", name="uq_reading_identity"),
+                      # Reconciliation walks one outlet's readings in time order.
+                      Index("ix_reading_outlet_time", "meter_id", "channel", "device_time"))
     id: int | None = Field(default=None, primary_key=True)
     meter_id: int = Field(foreign_key="meter.id", index=True)
     boot_id: str = Field(max_length=64)
