@@ -50,9 +50,9 @@ def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -
     meter.last_seen = utcnow()
     if boot_id:
         meter.boot_id = boot_id
-    if online:
-        activate_on_first_contact(db, meter, local_today())
     if came_back:
+        # Not on every message: the scheduler activates points whose validity starts while their meter is on.
+        activate_on_first_contact(db, meter, local_today())
         sessions.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
         queue_order(db, limits_of(db, meter))
 

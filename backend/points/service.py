@@ -110,6 +110,17 @@ def activate_on_first_contact(db: Session, meter: Meter, today: date) -> None:
         point.status = PointStatus.active
 
 
+def activate_points_with_meters_online(db: Session, today: date) -> list[MeteringPoint]:
+    """Approved points whose meter is already online and whose validity has begun become active."""
+    query = (select(MeteringPoint).join(Meter, Meter.point_id == MeteringPoint.id)
+             .where(MeteringPoint.status == PointStatus.approved, Meter.online.is_(True),
+                    MeteringPoint.valid_from <= today, MeteringPoint.valid_until >= today))
+    activated = list(db.exec(query))
+    for point in activated:
+        point.status = PointStatus.active
+    return activated
+
+
 def close_point(db: Session, point_id: int) -> MeteringPoint:
     point = get_point(db, point_id)
     point.status = PointStatus.closed

@@ -120,3 +120,14 @@ def test_a_meter_coming_online_is_told_its_power_limits(db, scene):
     assert limits[0].outlet_max_power_w == ((1, 3680.0), (2, 3680.0)) and limits[0].max_total_power_w == 20000.0
     set_presence(db, meter, True, "b")  # already online: nothing new
     assert pending_orders(db) == []
+
+
+def test_a_point_whose_validity_begins_while_its_meter_is_online_is_activated_by_the_scheduler(db):
+    from backend.points.models import PointStatus
+    point, meter = factories.active_point(db)
+    point.status = PointStatus.approved
+    tomorrow = point.valid_from + timedelta(days=2)
+    point.valid_from = tomorrow
+    assert points.activate_points_with_meters_online(db, tomorrow - timedelta(days=1)) == []
+    assert points.activate_points_with_meters_online(db, tomorrow) == [point]
+    assert point.status == PointStatus.active
