@@ -30,6 +30,3 @@ class MqttOrderSink:
         info = self._client.publish(topic, encode(command_for(order)), qos=1, retain=False)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.error("command %s to %s not queued: %s", order.cmd_id, topic, mqtt.error_string(info.rc))
-
-
-
