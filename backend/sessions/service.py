@@ -21,8 +21,8 @@ from backend.sessions.models import (
     StopReason,
     UsageSession,
 )
+from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
 from backend.meters.register_rules import Reading as RegisterReading
-from backend.meters.register_rules import outlet_rated_power_w
 from backend.sessions.models import BillLine
 from backend.sessions.pricing import SessionBill, price_session, price_so_far
 from backend.tariffs.service import get_tariff, price_now, tariff_engine
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 
 CONFIRM_SECONDS = 60
+# Late readings of a settled session are re-priced once none has come for this long.
+REPRICE_QUIET = timedelta(seconds=5)
 
 
 class SessionNotFound(NotFound):
@@ -239,27 +241,78 @@ def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok
         return None
     session = locked_session(db, session.id)
     if action == "close":
-        _close_acknowledged(session, ok, reason, register_wh, at, boot_id, seq)
+        _close_acknowledged(db, session, ok, reason, RegisterReading(boot_id or "unknown", _seq(seq, -1), at,
+                                                                     register_wh))
     elif ok and session.status in (SessionStatus.active, SessionStatus.stopping):
         _finish(db, session, register_wh, at, session.stop_reason or StopReason.remote, boot_id, seq)
+    elif ok and session.provisional and cmd_id == session.stop_cmd_id:
+        _confirm_stop(db, session, register_wh, at, boot_id, seq)
     return session
 
 
-def _close_acknowledged(session: UsageSession, ok: bool, reason: str | None, register_wh: int,
-                        at: datetime, boot_id: str | None, seq: int | None) -> None:
-    if session.start_register_wh is not None or session.status == SessionStatus.failed:
-        return
+def _close_acknowledged(db: Session, session: UsageSession, ok: bool, reason: str | None,
+                        switched: RegisterReading) -> None:
+    waiting = session.start_register_wh is None and session.status in (SessionStatus.starting, SessionStatus.stopping)
     if not ok:
-        session.status = SessionStatus.failed
-        session.failure_reason = f"the meter refused: {reason or 'no reason given'}"
-        session.ended_at = at
+        if waiting:
+            session.status = SessionStatus.failed
+            session.failure_reason = f"the meter refused: {reason or 'no reason given'}"
+            session.ended_at = switched.time
         return
-    session.start_register_wh = session.latest_register_wh = register_wh
-    session.start_boot_id, session.start_seq = boot_id, seq
-    session.started_at = session.latest_reading_at = at
+    if waiting:
+        _set_start(session, switched)
+        if session.status == SessionStatus.starting:
+            session.status = SessionStatus.active
+    elif gave_up_waiting(session):
+        revive(db, session, switched, "its start ack arrived after the platform had given up waiting")
+    elif session.start_register_wh is not None and _earlier_in_same_boot(switched, _start_reading(session)):
+        _set_start(session, switched)  # revived from a reading; the ack is the true start
+
+
+def _set_start(session: UsageSession, switched: RegisterReading) -> None:
+    session.start_register_wh = session.latest_register_wh = switched.register_wh
+    session.start_boot_id, session.start_seq = switched.boot_id, switched.seq
+    session.started_at = session.latest_reading_at = switched.time
+    session.latest_boot_id = session.latest_seq = session.live_energy_wh = session.live_billed_to_wh = None
     session.latest_amount = Decimal("0.00")
-    if session.status == SessionStatus.starting:
-        session.status = SessionStatus.active
+
+
+def _earlier_in_same_boot(one: RegisterReading, other: RegisterReading) -> bool:
+    return one.boot_id == other.boot_id and one.seq < other.seq
+
+
+def gave_up_waiting(session: UsageSession) -> bool:
+    """Failed because its start ack did not come in time (a refusal leaves no stop command)."""
+    return session.status == SessionStatus.failed and session.stop_cmd_id is not None
+
+
+def revive(db: Session, session: UsageSession, start: RegisterReading, why: str) -> None:
+    """The meter proves a session the platform gave up on did run: bill it from the meter's registers.
+
+    When the platform gave up it ordered the relay open, so the session is `stopping`: the meter's
+    answer to that order (or its stop record) settles it. The energy is the vendor's, never the
+    applicant's; an operator reviews the session.
+    """
+    _set_start(session, start)
+    session.status = SessionStatus.stopping
+    session.stop_requested_at = session.ended_at
+    session.stop_reason = StopReason.no_start_ack
+    session.ended_at = session.failure_reason = None
+    session.needs_review = True
+    session.review_note = f"revived: the meter ran this session, but {why}"[:1000]
+    log.warning("session %s revived: %s", session.id, why)
+    _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+           utcnow() + timedelta(seconds=CONFIRM_SECONDS))
+
+
+def _confirm_stop(db: Session, session: UsageSession, register_wh: int, at: datetime, boot_id: str | None,
+                  seq: int | None) -> None:
+    """The stop record of a session settled from its last reading: the true stop register re-prices it."""
+    session.stop_register_wh, session.stop_boot_id, session.stop_seq = register_wh, boot_id, seq
+    session.ended_at = at
+    session.provisional = False
+    session.review_note = f"{session.review_note or ''}; the meter's stop record came later and re-settled it"[:1000]
+    adjust_after_late_reading(db, session)
 
 
 def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, reason: str, register_wh: int,
@@ -275,9 +328,17 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
                                    session_id=session_id, cmd_id=f"ce-{session_id}",
                                    deadline=utcnow() + timedelta(seconds=CONFIRM_SECONDS)))
         return None
+    if gave_up_waiting(session) and (first := _first_reading_naming(db, session)) is not None:
+        revive(db, session, first, "its start ack never came; its readings name it")
+    stop_reason = StopReason(reason) if reason in StopReason.__members__ else StopReason.meter
     if session.status in (SessionStatus.active, SessionStatus.stopping):
-        stop_reason = StopReason(reason) if reason in StopReason.__members__ else StopReason.meter
         _finish(db, session, register_wh, at, stop_reason, boot_id, seq)
+    elif session.provisional:
+        _confirm_stop(db, session, register_wh, at, boot_id, seq)
+    elif gave_up_waiting(session):
+        session.needs_review = True
+        session.review_note = (f"the meter reports it ran this session ({reason}, stop register {register_wh} Wh) "
+                               f"but neither its start nor any reading naming it arrived")[:1000]
     # The meter re-sends its stop record until told it is stored (after this transaction commits).
     _order(db, meter, session, "confirm_end", f"ce-{session.id}", utcnow() + timedelta(seconds=CONFIRM_SECONDS))
     return session
@@ -294,14 +355,15 @@ def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datet
 
 def settle_session(db: Session, session: UsageSession) -> SessionBill:
     """Price the session's readings per tariff period and debit the wallet; once per session."""
-    bill = _price(db, session)
+    bill = price_of(db, session)
     session.energy_wh, session.amount = bill.energy_wh, bill.total
     if bill.needs_review or bill.anomalies:
         session.needs_review = bill.needs_review
         session.review_note = "; ".join(a.reason for a in bill.anomalies)[:1000]
         log.warning("session %s settled with register anomalies: %s", session.id, session.review_note)
     _store_lines(db, session, bill)
-    if hold_of(db, session.id) is None:
+    hold = hold_of(db, session.id)
+    if hold is None or not hold.status.is_open:  # no card, or its hold was released (a revived session)
         charge_session(db, session.vendor_id, session.id, session.amount)
     # A card-paid session is captured by the scheduler (capture_settled_holds), outside the gateway.
     session.status = SessionStatus.completed
@@ -311,7 +373,7 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
 def adjust_after_late_reading(db: Session, session: UsageSession) -> Decimal:
     """Re-price a settled session with a reading that arrived late; post the difference, never edit the past."""
     session = locked_session(db, session.id)
-    bill = _price(db, session)
+    bill = price_of(db, session)
     difference = bill.total - billed_so_far(db, session)
     if difference:
         entry_key = f"adjust:{session.id}:{_adjustment_count(db, session) + 1}"
@@ -322,10 +384,72 @@ def adjust_after_late_reading(db: Session, session: UsageSession) -> Decimal:
     return difference
 
 
-def _price(db: Session, session: UsageSession) -> SessionBill:
+def price_of(db: Session, session: UsageSession) -> SessionBill:
+    """The session priced now from everything its meter reported."""
     outlet = db.get(Outlet, session.outlet_id)
     return price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
                          outlet_rated_power_w(outlet.rated_current_a), session.max_amount)
+
+
+def reprice_later(session: UsageSession, now: datetime) -> None:
+    """A reading arrived after settlement: re-price once the meter's backlog has come in, not per reading."""
+    session.reprice_due_at = now
+
+
+def reprice_late_sessions(db: Session, now: datetime, quiet: timedelta = REPRICE_QUIET) -> list[UsageSession]:
+    """Re-price settled sessions whose late readings stopped coming `quiet` ago: one adjustment per change."""
+    query = select(UsageSession.id).where(UsageSession.reprice_due_at.is_not(None),
+                                          UsageSession.reprice_due_at <= now - quiet)
+    repriced = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.reprice_due_at is None or as_utc(session.reprice_due_at) > now - quiet:
+            continue  # more readings came meanwhile; wait for them
+        session.reprice_due_at = None
+        adjust_after_late_reading(db, session)
+        repriced.append(session)
+    return repriced
+
+
+def settle_unconfirmed_stops(db: Session, now: datetime, after: timedelta) -> list[UsageSession]:
+    """Every session ends: one whose stop the meter has not confirmed within `after` is settled from its
+    last reading, provisionally and under review; the meter's stop record, if it ever comes, re-settles it."""
+    query = select(UsageSession.id).where(UsageSession.status == SessionStatus.stopping,
+                                          UsageSession.stop_requested_at < now - after)
+    settled = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.status != SessionStatus.stopping or session.start_register_wh is None:
+            continue
+        last = _last_reading_naming(db, session) or _start_reading(session)
+        session.stop_register_wh = session.latest_register_wh = last.register_wh
+        session.stop_boot_id, session.stop_seq = last.boot_id, last.seq
+        session.ended_at = session.latest_reading_at = last.time
+        session.provisional = session.needs_review = True
+        session.review_note = (f"the meter did not confirm the stop within {after}; settled provisionally from its "
+                               f"last reading ({last.register_wh} Wh at {last.time.isoformat()})")
+        settle_session(db, session)
+        settled.append(session)
+    return settled
+
+
+def _first_reading_naming(db: Session, session: UsageSession, relay_closed: bool = False) -> RegisterReading | None:
+    return _reading_naming(db, session, MeterReading.id, relay_closed)
+
+
+def _last_reading_naming(db: Session, session: UsageSession) -> RegisterReading | None:
+    return _reading_naming(db, session, MeterReading.id.desc())
+
+
+def _reading_naming(db: Session, session: UsageSession, order, relay_closed: bool = False) -> RegisterReading | None:
+    query = (select(MeterReading).where(MeterReading.session_id == session.id,
+                                        MeterReading.channel == session.channel).order_by(order).limit(1))
+    if relay_closed:
+        query = query.where(MeterReading.relay_closed.is_(True))
+    found = db.exec(query).first()
+    if found is None:
+        return None
+    return RegisterReading(found.boot_id, found.seq, as_utc(found.device_time), found.energy_wh)
 
 
 def billed_so_far(db: Session, session: UsageSession) -> Decimal:
@@ -373,8 +497,7 @@ def stop_sessions_with_expiring_holds(db: Session, now: datetime, timeout: int) 
 
 def session_readings(db: Session, session: UsageSession) -> list[RegisterReading]:
     """Start, every stored reading of the session in arrival order, and stop."""
-    start = RegisterReading(session.start_boot_id or "unknown", _seq(session.start_seq, -1),
-                            as_utc(session.started_at), session.start_register_wh)
+    start = _start_reading(session)
     stop = RegisterReading(session.stop_boot_id or start.boot_id, _seq(session.stop_seq, 2**62),
                            as_utc(session.ended_at), session.stop_register_wh)
     query = (select(MeterReading).where(MeterReading.session_id == session.id,
@@ -405,17 +528,39 @@ def _store_lines(db: Session, session: UsageSession, bill: SessionBill) -> None:
                         unit_price=session.max_amount, amount=-bill.cap))
 
 
-def record_live_reading(db: Session, session: UsageSession, register_wh: int, power_w: float,
-                        at: datetime) -> None:
+def record_live_reading(db: Session, session: UsageSession, register_wh: int, power_w: float, at: datetime,
+                        boot_id: str, seq: int) -> None:
+    """Live energy and cost by the billing rules, one reading at a time: they never go down, and a
+    register that resets or jumps puts the session under review at once, not only at settlement."""
     if session.status != SessionStatus.active or session.start_register_wh is None:
         return
-    if session.latest_reading_at is None or at >= as_utc(session.latest_reading_at):
-        session.latest_register_wh = max(register_wh, session.start_register_wh)
-        session.latest_power_w = power_w
-        session.latest_reading_at = at
-        tariff = tariff_engine(get_tariff(db, session.tariff_id))
-        session.latest_amount = price_so_far(as_utc(session.started_at), session.start_register_wh, at,
-                                             session.latest_register_wh, tariff)
+    before = _live_tally(session)
+    rated_w = outlet_rated_power_w(db.get(Outlet, session.outlet_id).rated_current_a)
+    after = advance(before, RegisterReading(boot_id, seq, at, register_wh), rated_w)
+    if after is before:
+        return  # a repeat, or older than what the live view already counted
+    session.latest_register_wh, session.latest_reading_at = register_wh, at
+    session.latest_boot_id, session.latest_seq, session.latest_power_w = boot_id, seq, power_w
+    session.live_energy_wh, session.live_billed_to_wh = after.energy_wh, after.billed_to
+    if after.review and not session.needs_review:
+        session.needs_review = True
+        session.review_note = f"seen while running: {after.review}"[:1000]
+    tariff = tariff_engine(get_tariff(db, session.tariff_id))
+    session.latest_amount = price_so_far(as_utc(session.started_at), 0, at, after.energy_wh, tariff)
+
+
+def _live_tally(session: UsageSession) -> LiveTally:
+    start = _start_reading(session)
+    if session.latest_boot_id is None:
+        return LiveTally.starting_at(start)
+    last = RegisterReading(session.latest_boot_id, session.latest_seq, as_utc(session.latest_reading_at),
+                           session.latest_register_wh)
+    return LiveTally(start, last, session.live_billed_to_wh, session.live_energy_wh or 0)
+
+
+def _start_reading(session: UsageSession) -> RegisterReading:
+    return RegisterReading(session.start_boot_id or "unknown", _seq(session.start_seq, -1),
+                           as_utc(session.started_at), session.start_register_wh)
 
 
 def visible_session(db: Session, user: User, session_id: int) -> UsageSession:
@@ -450,9 +595,7 @@ def list_sessions(db: Session, user: User, open_only: bool = False, limit: int =
 def live_energy_wh(session: UsageSession) -> int:
     if session.energy_wh is not None:
         return session.energy_wh
-    if session.start_register_wh is None or session.latest_register_wh is None:
-        return 0
-    return max(session.latest_register_wh - session.start_register_wh, 0)
+    return session.live_energy_wh or 0
 
 
 def live_amount(session: UsageSession) -> Decimal:
@@ -488,7 +631,11 @@ def _cmd_id() -> str:
 
 
 def expire_unacknowledged_starts(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
-    """Fail sessions whose start the meter never acknowledged, and make sure the relay is open."""
+    """Fail sessions whose start the meter never acknowledged, and make sure the relay is open.
+
+    A session whose readings already show its relay closed did start (only its ack is missing):
+    it runs on from its first such reading, under review, instead of failing.
+    """
     cutoff = now - timedelta(seconds=timeout)
     query = select(UsageSession.id).where(UsageSession.status == SessionStatus.starting,
                                           UsageSession.requested_at < cutoff)
@@ -497,6 +644,13 @@ def expire_unacknowledged_starts(db: Session, now: datetime, timeout: int) -> li
         session = locked_session(db, session_id)
         if session.status != SessionStatus.starting:
             continue  # its ack arrived meanwhile
+        if (first := _first_reading_naming(db, session, relay_closed=True)) is not None:
+            _set_start(session, first)
+            session.status = SessionStatus.active
+            session.needs_review = True
+            session.review_note = ("the meter never acknowledged the start, but its readings show the relay "
+                                   "closed: started from the first of them")
+            continue
         failed.append(session)
         session.status = SessionStatus.failed
         session.failure_reason = f"the meter did not acknowledge the start within {timeout} s; nothing was charged"
@@ -529,8 +683,9 @@ def retry_unacknowledged_commands(db: Session, now: datetime, timeout: int, ever
 
 
 def resend_stops_after_reconnect(db: Session, meter: Meter, timeout: int) -> list[UsageSession]:
-    """A meter that was away may have refused a stop whose deadline passed: send it again, freshly dated."""
-    query = select(UsageSession).where(UsageSession.meter_id == meter.id, UsageSession.status == SessionStatus.stopping)
+    """A meter that was away may still have a relay closed for a session the platform stopped: send it again."""
+    query = select(UsageSession).where(UsageSession.meter_id == meter.id,
+                                       (UsageSession.status == SessionStatus.stopping) | UsageSession.provisional)
     pending = list(db.exec(query))
     for session in pending:
         _order(db, meter, session, "open", session.stop_cmd_id, utcnow() + timedelta(seconds=timeout))

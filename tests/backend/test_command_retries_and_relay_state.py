@@ -65,7 +65,7 @@ def test_a_relay_reported_open_ends_a_session_whose_stop_record_never_came(db, s
     assert (session.stop_register_wh, session.energy_wh, session.stop_reason) == (1250, 250, StopReason.meter)
 
 
-def test_a_relay_closed_with_no_session_is_ordered_open_once_per_session(db, scene):
+def test_a_relay_closed_for_a_session_given_up_on_revives_it_with_one_order_to_open(db, scene):
     meter, vendor, outlet = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), TIMEOUT)
     sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=TIMEOUT + 1), TIMEOUT)
@@ -74,7 +74,8 @@ def test_a_relay_closed_with_no_session_is_ordered_open_once_per_session(db, sce
     record_telemetry(db, meter, "b", 7, utcnow(), [sample(outlet, 500, True, session.id)])
     record_telemetry(db, meter, "b", 8, utcnow(), [sample(outlet, 501, True, session.id)])
     orders = pending_orders(db)
-    assert [(o.action, o.cmd_id) for o in orders] == [("open", f"rc-{session.id}")] * 2  # the meter dedupes by id
+    assert [(o.action, o.cmd_id) for o in orders] == [("open", session.stop_cmd_id)]
+    assert session.status == SessionStatus.stopping and session.start_register_wh == 500
 
 
 def test_readings_applied_out_of_order_by_several_gateways_still_bill_in_the_meters_order(db, scene):

@@ -157,6 +157,7 @@ def test_a_late_reading_after_settlement_posts_an_adjustment_and_keeps_the_origi
     late = OutletSample(outlet.channel, 14_000, 8000, 228, 35, True, session.id)
     assert record_telemetry(db, meter, "b1", 5, start + timedelta(minutes=30), [late]) == 1
     assert record_telemetry(db, meter, "b1", 5, start + timedelta(minutes=30), [late]) == 0  # repeated: nothing
+    sessions.reprice_late_sessions(db, utcnow() + timedelta(seconds=10))  # the scheduler, once readings stop
     explained = receipt(db, session)
     kinds = [(line.kind, line.period, line.amount) for line in explained.lines]
     assert kinds == [("energy", "peak", Decimal("2.14")), ("energy", "flat", Decimal("4.02")),

@@ -165,6 +165,7 @@ class SessionDriver:
 
     def __init__(self, world: World):
         self.world = world
+        self.seq = 0
 
     def start(self, vendor_id: int, outlet: int = 0, register_wh: int = 120_000) -> int:
         with unit_of_work(self.world.engine, self.world.sink) as db:
@@ -173,12 +174,14 @@ class SessionDriver:
             db.flush()
             # Started two hours ago, so the energy used by the tests is physically plausible.
             sessions.command_acknowledged(db, db.get(Meter, session.meter_id), session.start_cmd_id, "close", True,
-                                          None, register_wh, utcnow() - timedelta(hours=2))
+                                          None, register_wh, utcnow() - timedelta(hours=2), "boot-1", 0)
             return session.id
 
     def read(self, session_id: int, register_wh: int, power_w: float) -> None:
         with unit_of_work(self.world.engine, self.world.sink) as db:
-            sessions.record_live_reading(db, db.get(UsageSession, session_id), register_wh, power_w, utcnow())
+            self.seq += 1
+            sessions.record_live_reading(db, db.get(UsageSession, session_id), register_wh, power_w, utcnow(),
+                                         "boot-1", self.seq)
 
     def finish(self, session_id: int, register_wh: int) -> None:
         with unit_of_work(self.world.engine, self.world.sink) as db:
