@@ -12,10 +12,9 @@ from backend.meters.orders import OrderSink
 from backend.points.closing import expire_points
 from backend.points.service import activate_points_with_meters_online
 from backend.app import payment_provider_for
-from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts,
-                                      report_unacknowledged_stops, reprice_late_sessions,
-                                      retry_unacknowledged_commands, settle_unconfirmed_stops,
-                                      stop_sessions_with_expiring_holds)
+from backend.sessions.settlement import capture_settled_holds, reprice_late_sessions, settle_unconfirmed_stops
+from backend.sessions.timeouts import (expire_unacknowledged_starts, report_unacknowledged_stops,
+                                       retry_unacknowledged_commands, stop_sessions_with_expiring_holds)
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.service import activate_on_first_contact
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.alarms.service import evaluate_telemetry
+from backend.sessions import meter_events, settlement, timeouts
 from backend.sessions import service as sessions
 from backend.meters.register_rules import Reading as RegisterReading
-from backend.sessions.service import record_live_reading
+from backend.sessions.live import record_live_reading
 
 RECONCILE_DEADLINE_SECONDS = 30
 
@@ -56,7 +57,7 @@ def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -
         # Not on every message: the scheduler activates points whose validity starts while their meter is on.
         activate_on_first_contact(db, meter, local_today())
         db.exec(update(Outlet).where(Outlet.meter_id == meter.id).values(relay_open_ordered_at=None))
-        sessions.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
+        timeouts.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
         queue_order(db, limits_of(db, meter))
 
 
@@ -87,7 +88,7 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
         if (session := open_by_channel.get(sample.channel)) is not None:
             _reported_for_open_session(db, session, sample, device_time, boot_id, seq)
         elif (late := owners[sample.channel]) is not None and late.status == SessionStatus.completed:
-            sessions.reprice_later(late, utcnow())
+            settlement.reprice_later(late, utcnow())
         elif late is not None:
             continue  # read before its start ack was applied (another gateway instance has it); kept for the bill
         elif sample.relay_closed:
@@ -103,7 +104,7 @@ def _reported_for_open_session(db: Session, session: UsageSession, sample: Outle
     if sample.relay_closed or sample.session_id not in (None, session.id):
         record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time, boot_id, seq)
     else:
-        sessions.finish_from_reading(db, session, sample.energy_wh, device_time, boot_id, seq)
+        meter_events.finish_from_reading(db, session, sample.energy_wh, device_time, boot_id, seq)
 
 
 def _closed_without_session(db: Session, meter: Meter, sample: OutletSample) -> None:
@@ -122,7 +123,7 @@ def _closed_without_session(db: Session, meter: Meter, sample: OutletSample) -> 
     named = sample.session_id or getattr(sessions.last_session_on_outlet(db, meter, sample.channel), "id", None)
     if named is not None:
         outlet.relay_open_ordered_at = now
-        sessions.order_relay_open(db, meter, sample.channel, named, RECONCILE_DEADLINE_SECONDS)
+        meter_events.order_relay_open(db, meter, sample.channel, named, RECONCILE_DEADLINE_SECONDS)
 
 
 def _starting_on(db: Session, meter: Meter, channel: int) -> bool:
@@ -149,12 +150,12 @@ def _revived_session_named(db: Session, meter: Meter, sample: OutletSample,
     session = db.get(UsageSession, sample.session_id)
     if session is None or session.meter_id != meter.id or session.channel != sample.channel:
         return None
-    if not sessions.gave_up_waiting(session):
+    if not meter_events.gave_up_waiting(session):
         return None
     session = sessions.locked_session(db, session.id)
-    if not sessions.gave_up_waiting(session):
+    if not meter_events.gave_up_waiting(session):
         return None
-    sessions.revive(db, session, reading, "its start ack never came; a reading shows its relay closed")
+    meter_events.revive(db, session, reading, "its start ack never came; a reading shows its relay closed")
     return session
 
 

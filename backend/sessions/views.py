@@ -3,7 +3,7 @@ from datetime import datetime
 
 from backend.core.clock import as_utc
 from backend.sessions.models import SessionPublic, UsageSession
-from backend.sessions.service import live_amount, live_energy_wh
+from backend.sessions.live import live_amount, live_energy_wh
 
 
 def session_public(session: UsageSession) -> SessionPublic:

@@ -9,6 +9,7 @@ from backend.core.clock import utcnow
 from backend.meters.orders import RelayOrder, pending_orders
 from backend.meters.service import OutletSample, record_telemetry, set_presence
 from backend.points import service as points
+from backend.sessions import meter_events, settlement, timeouts
 from backend.sessions import service as sessions
 from backend.sessions.models import BillLine, SessionStatus, StopReason
 from backend.sessions.views import session_public
@@ -42,7 +43,7 @@ def given_up(db, scene):
     """A started session whose close ack was lost: the platform gives up after the timeout."""
     meter, outlet, vendor = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, MIN, TIMEOUT)
-    [failed] = sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=TIMEOUT + 1), TIMEOUT)
+    [failed] = timeouts.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=TIMEOUT + 1), TIMEOUT)
     assert failed.status == SessionStatus.failed
     pending_orders(db)
     return session
@@ -52,12 +53,12 @@ def test_a_late_ok_ack_revives_a_session_the_platform_gave_up_on_and_bills_the_v
     meter, outlet, vendor = scene
     session = given_up(db, scene)
     started = utcnow() - timedelta(minutes=20)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, started, "b1", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, started, "b1", 1)
     assert session.status == SessionStatus.stopping and session.stop_reason == StopReason.no_start_ack
     assert session.needs_review and "revived" in session.review_note
     [again] = opens(pending_orders(db))  # the order to switch off goes out again, same command
     assert again.cmd_id == session.stop_cmd_id
-    sessions.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 10_700, utcnow(), "b1", 9)
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 10_700, utcnow(), "b1", 9)
     assert (session.status, session.energy_wh, session.amount) == (SessionStatus.completed, 700, Decimal("0.70"))
     assert wallet_balance(db, vendor.id) == Decimal("49.30")
     assert ledger_total(db) == 0
@@ -66,8 +67,8 @@ def test_a_late_ok_ack_revives_a_session_the_platform_gave_up_on_and_bills_the_v
 def test_a_refused_start_stays_failed_whatever_comes_later(db, scene):
     meter, outlet, vendor = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, MIN, TIMEOUT)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", False, "outlet busy", 10_000, utcnow())
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, utcnow())
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", False, "outlet busy", 10_000, utcnow())
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, utcnow())
     assert session.status == SessionStatus.failed and not session.needs_review
 
 
@@ -77,7 +78,7 @@ def test_readings_that_show_a_starting_session_running_start_it_when_its_ack_nev
     at = utcnow()
     record_telemetry(db, meter, "b1", 5, at, [sample(outlet, 10_010, session.id)])
     record_telemetry(db, meter, "b1", 6, at + timedelta(seconds=1), [sample(outlet, 10_011, session.id)])
-    assert sessions.expire_unacknowledged_starts(db, at + timedelta(seconds=TIMEOUT + 1), TIMEOUT) == []
+    assert timeouts.expire_unacknowledged_starts(db, at + timedelta(seconds=TIMEOUT + 1), TIMEOUT) == []
     assert (session.status, session.start_register_wh, session.needs_review) == (SessionStatus.active, 10_010, True)
     assert opens(pending_orders(db)) == []  # nobody switches off a session that is running
 
@@ -99,9 +100,9 @@ def test_a_reading_naming_a_session_given_up_on_revives_it_and_its_stop_settles_
 def test_a_backlog_of_readings_of_a_closed_relay_orders_it_open_once_per_reconnect(db, scene):
     meter, outlet, vendor = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, MIN, TIMEOUT)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, utcnow(), "b1", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, utcnow(), "b1", 1)
     sessions.request_stop(db, vendor, session.id, TIMEOUT)
-    sessions.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 200, utcnow(), "b1", 2)
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 200, utcnow(), "b1", 2)
     pending_orders(db)
     at = utcnow() - timedelta(minutes=30)
     for seq in range(3, 41):  # 38 stale readings that still show the relay closed
@@ -118,7 +119,7 @@ def running(db, scene, start_wh=10_000):
     meter, outlet, vendor = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, MIN, TIMEOUT)
     start = utcnow() - timedelta(hours=1)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, start_wh, start, "b1", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, start_wh, start, "b1", 1)
     return session, start
 
 
@@ -129,22 +130,22 @@ def test_a_stop_never_confirmed_is_settled_from_the_last_reading_then_resettled_
     record_telemetry(db, meter, "b1", 3, start + timedelta(minutes=40), [sample(outlet, 10_800, session.id)])
     sessions.request_stop(db, vendor, session.id, TIMEOUT)
     stopped_at = session.stop_requested_at
-    assert sessions.settle_unconfirmed_stops(db, stopped_at + timedelta(minutes=29), timedelta(minutes=30)) == []
-    [settled] = sessions.settle_unconfirmed_stops(db, stopped_at + timedelta(minutes=31), timedelta(minutes=30))
+    assert settlement.settle_unconfirmed_stops(db, stopped_at + timedelta(minutes=29), timedelta(minutes=30)) == []
+    [settled] = settlement.settle_unconfirmed_stops(db, stopped_at + timedelta(minutes=31), timedelta(minutes=30))
     assert (settled.status, settled.provisional, settled.needs_review) == (SessionStatus.completed, True, True)
     assert (settled.energy_wh, settled.amount) == (800, Decimal("0.80"))
     assert wallet_balance(db, vendor.id) == Decimal("49.20")
     assert session_public(settled).provisional
 
     # The meter comes back with its answer to the stop: 1.1 kWh in all.
-    sessions.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 11_100,
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 11_100,
                                   start + timedelta(minutes=50), "b1", 4)
     assert not session.provisional
     adjustments = db.exec(select(BillLine).where(BillLine.session_id == session.id,
                                                  BillLine.kind == "adjustment")).all()
     assert [a.amount for a in adjustments] == [Decimal("0.30")]
     assert wallet_balance(db, vendor.id) == Decimal("48.90")
-    sessions.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 11_100,
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 11_100,
                                   start + timedelta(minutes=50), "b1", 4)  # repeated: nothing more
     assert wallet_balance(db, vendor.id) == Decimal("48.90")
     assert ledger_total(db) == 0
@@ -154,7 +155,7 @@ def test_a_provisionally_settled_session_has_its_stop_sent_again_when_the_meter_
     meter, _, vendor = scene
     session, _ = running(db, scene)
     sessions.request_stop(db, vendor, session.id, TIMEOUT)
-    sessions.settle_unconfirmed_stops(db, utcnow() + timedelta(hours=1), timedelta(minutes=30))
+    settlement.settle_unconfirmed_stops(db, utcnow() + timedelta(hours=1), timedelta(minutes=30))
     pending_orders(db)
     set_presence(db, meter, False, "b1")
     set_presence(db, meter, True, "b1")
@@ -167,9 +168,9 @@ def test_late_readings_that_change_rounding_are_repriced_once(db):
     vendor = factories.user(db, Role.vendor, Decimal("50.00"))
     session = sessions.start_session(db, vendor, outlet.qr_token, MIN, TIMEOUT)
     start = datetime(2026, 7, 15, 21, 30, tzinfo=SHANGHAI)  # across the 22:00 peak → flat boundary
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, start, "b1", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, start, "b1", 1)
     sessions.request_stop(db, vendor, session.id, TIMEOUT)
-    sessions.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 18_007,
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 18_007,
                                   start + timedelta(hours=2), "b1", 99)
     settled = session.amount  # spread evenly: a quarter of it (2 kWh) at peak
     # The backlog, 19 readings: 8 kW until 22:00 (4 kWh at peak), then about 2.7 kW; each one moves the bill.
@@ -179,13 +180,13 @@ def test_late_readings_that_change_rounding_are_repriced_once(db):
         record_telemetry(db, meter, "b1", seq, start + timedelta(minutes=minute),
                          [sample(outlet, register, session.id, power_w=8000)])
     assert db.exec(select(BillLine).where(BillLine.kind == "adjustment")).all() == []  # nothing yet
-    assert sessions.reprice_late_sessions(db, utcnow() + timedelta(seconds=1)) == []  # still arriving
-    [repriced] = sessions.reprice_late_sessions(db, utcnow() + timedelta(seconds=10))
+    assert settlement.reprice_late_sessions(db, utcnow() + timedelta(seconds=1)) == []  # still arriving
+    [repriced] = settlement.reprice_late_sessions(db, utcnow() + timedelta(seconds=10))
     lines = db.exec(select(BillLine).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")).all()
-    fresh = sessions.price_of(db, session)
+    fresh = settlement.price_of(db, session)
     assert fresh.total > settled
     assert [line.amount for line in lines] == [fresh.total - settled]  # one adjustment for the whole backlog
-    assert sessions.reprice_late_sessions(db, utcnow() + timedelta(seconds=20)) == []
+    assert settlement.reprice_late_sessions(db, utcnow() + timedelta(seconds=20)) == []
     assert ledger_total(db) == 0
 
 
