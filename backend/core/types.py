@@ -27,12 +27,21 @@ Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
 
 def exact_decimal(*, le: Decimal | int, gt: Decimal | int | None = None, ge: Decimal | int | None = None,
                   places: int = EXACT_PLACES):
-    """A Decimal in range with at most `places` decimals: one that ExactDecimal stores exactly."""
-    if places > EXACT_PLACES or le >= 10**EXACT_INTEGER_DIGITS:
-        raise ValueError(f"NUMERIC(20, {EXACT_PLACES}) cannot hold {places} places up to {le}")
-    digits = len(str(int(le))) + places
-    return Annotated[Decimal, Field(gt=gt, ge=ge, le=le, max_digits=digits, decimal_places=places,
-                                    allow_inf_nan=False)]
+    """A non-negative Decimal in range with at most `places` decimals: one that ExactDecimal stores exactly."""
+    lowest = next((bound for bound in (gt, ge) if bound is not None), None)
+    if places > EXACT_PLACES or le >= 10**EXACT_INTEGER_DIGITS or lowest is None or lowest < 0:
+        raise ValueError(f"NUMERIC(20, {EXACT_PLACES}) does not hold {places} places from {gt or ge} to {le}")
+    digits = len(str(int(le)))
+    as_text = rf"^[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$" if places else rf"^[0-9]{{1,{digits}}}$"
+
+    def describe(schema: dict) -> None:
+        # Requests may send the number as JSON text ("16.5"); say what that text looks like.
+        for branch in schema.get("anyOf", []):
+            if branch.get("type") == "string":
+                branch["pattern"] = as_text
+
+    return Annotated[Decimal, Field(gt=gt, ge=ge, le=le, max_digits=digits + places, decimal_places=places,
+                                    allow_inf_nan=False, json_schema_extra=describe)]
 
 
 class MoneyFen(TypeDecorator):

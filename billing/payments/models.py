@@ -5,7 +5,7 @@ from enum import StrEnum
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
-from backend.core.types import BigInt, MoneyFen
+from backend.core.types import BigInt, MoneyFen, exact_decimal
 
 MAX_TOP_UP = Decimal("2000.00")
 
@@ -80,12 +80,12 @@ class StripeEvent(SQLModel, table=True):
 
 
 class TopUp(SQLModel):
-    amount: Decimal = Field(gt=0, le=MAX_TOP_UP, decimal_places=2)
+    amount: exact_decimal(gt=0, le=MAX_TOP_UP, places=2)
 
 
 class Withdrawal(SQLModel):
-    amount: Decimal | None = Field(default=None, gt=0, le=100_000, decimal_places=2,
-                                   description="Yuan to send back; absent: everything not reserved by open sessions")
+    amount: exact_decimal(gt=0, le=100_000, places=2) | None = Field(
+        default=None, description="Yuan to send back; absent: everything not reserved by open sessions")
 
 
 class WalletPublic(SQLModel):

@@ -14,6 +14,7 @@ import stripe
 from backend.core.errors import ScanPowerError
 from backend.core.types import FEN
 from billing.payments.providers import Charge
+from billing.payments.stripe_events import Event, read_event
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +113,14 @@ class StripeProvider:
         listing = self.client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
         return sorted((_refund_of(r) for r in listing.auto_paging_iter()), key=lambda r: (r.created, r.id))
 
-    def parse_event(self, payload: bytes, signature: str | None) -> stripe.Event:
-        """The event, once its Stripe-Signature matches the raw body; else BadSignature."""
+    def parse_event(self, payload: bytes, signature: str | None) -> Event:
+        """The event, once its Stripe-Signature matches the raw body (else BadSignature) and it reads as one."""
         try:
-            return stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+            stripe.WebhookSignature.verify_header(payload, signature, self.webhook_secret)
         except (stripe.SignatureVerificationError, ValueError) as error:
             log.warning("stripe webhook rejected: %s", error)
             raise BadSignature(str(error)) from error
+        return read_event(payload)
 
     def _create_intent(self, user_id: int, amount: Decimal, purpose: str, capture_method: str,
                        key: str) -> Intent:
