@@ -116,7 +116,8 @@ class StripeProvider:
     def parse_event(self, payload: bytes, signature: str | None) -> Event:
         """The event, once its Stripe-Signature matches the raw body (else BadSignature) and it reads as one."""
         try:
-            stripe.WebhookSignature.verify_header(payload, signature, self.webhook_secret)
+            stripe.WebhookSignature.verify_header(payload, signature, self.webhook_secret,
+                                                  tolerance=stripe.Webhook.DEFAULT_TOLERANCE)
         except (stripe.SignatureVerificationError, ValueError) as error:
             log.warning("stripe webhook rejected: %s", error)
             raise BadSignature(str(error)) from error
