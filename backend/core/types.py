@@ -40,8 +40,8 @@ def exact_decimal(*, le: Decimal | int, gt: Decimal | int | None = None, ge: Dec
             if branch.get("type") == "string":
                 branch["pattern"] = as_text
 
-    return Annotated[Decimal, Field(gt=gt, ge=ge, le=le, max_digits=digits + places, decimal_places=places,
-                                    allow_inf_nan=False, json_schema_extra=describe)]
+    return Annotated[Decimal, Field(gt=gt, ge=ge, le=le, decimal_places=places, allow_inf_nan=False,
+                                    json_schema_extra=describe)]
 
 
 class MoneyFen(TypeDecorator):
