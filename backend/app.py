@@ -59,7 +59,8 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     def metrics() -> Response:
         """Counters of rejected requests and gateway messages, in Prometheus text format."""
-        return PlainTextResponse(prometheus_text({group: c.snapshot() for group, c in app.state.metric_sources.items()}))
+        snapshots = {group: counters.snapshot() for group, counters in app.state.metric_sources.items()}
+        return PlainTextResponse(prometheus_text(snapshots))
 
     _add_pages(app)
     _add_error_handlers(app)

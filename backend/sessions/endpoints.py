@@ -64,7 +64,8 @@ def read_receipt(session_id: BigId, db: SessionDep, user: CurrentUser) -> Receip
 
 @router.post("/sessions/{session_id}/refunds", response_model=ReceiptPublic, status_code=201,
              responses=refusals(*REFUND_REFUSALS))
-def refund(session_id: BigId, body: SessionRefund, request: Request, db: SessionDep, operator: Operator) -> ReceiptPublic:
+def refund(session_id: BigId, body: SessionRefund, request: Request, db: SessionDep,
+           operator: Operator) -> ReceiptPublic:
     """Refund a settled session, fully or in part, with a reason (operators): to the card, or to the wallet."""
     session = service.visible_session(db, operator, session_id)
     refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider)

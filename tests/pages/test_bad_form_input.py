@@ -26,7 +26,9 @@ def test_huge_numbers_in_the_application_are_shown_next_to_their_fields(applican
 
 
 def test_a_top_up_with_fractions_of_a_fen_or_absurd_size_is_explained(vendor):
-    for amount, message in (("0.001", "no more than 2 decimal places"), ("1e999999", "less than or equal to 2000"), ("NaN", "Enter a number")):
+    refusals = (("0.001", "no more than 2 decimal places"), ("1e999999", "less than or equal to 2000"),
+                ("NaN", "Enter a number"))
+    for amount, message in refusals:
         page = vendor.post("/wallet/top-up", data={"amount": amount})
         assert page.status_code == 422, amount
         assert message in page.text, amount
