@@ -5,6 +5,7 @@ Bounded and deterministic: a fixed seed, derandomized examples and a cap per ope
 requests every run. Positive-data acceptance is not checked: some rules (a period ends after it starts, a
 tariff document's versions) cannot be written in JSON Schema, so a schema-valid request may rightly get 422.
 """
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -20,9 +21,10 @@ from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import make_engine
 from backend.core.security import create_access_token
+from backend.core.types import MAX_INTEGER
 from backend.meters.orders import RecordingSink
 from backend.points import service as points
-from backend.points.models import Meter, Purpose
+from backend.points.models import QR_TOKEN, Meter, Purpose
 from backend.points.water import WaterCoefficientWrite, add_coefficient
 from backend.sessions import service as sessions
 from backend.tariffs.service import list_tariffs
@@ -91,10 +93,19 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _DOCUMENT_ONLY, config=
 KNOWN: dict[str, list] = {}  # filled by `world`: ids and QR tokens that exist
 
 
+def _valid(name: str, value) -> bool:
+    if name == "token":
+        return isinstance(value, str) and re.fullmatch(QR_TOKEN, value) is not None
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INTEGER
+
+
 @schema.hook
 def flatmap_path_parameters(context, parameters):
-    """Half the cases use ids and QR tokens that exist, so they get past 404 to the routes' own work."""
-    found = {name: st.sampled_from(KNOWN[name]) for name in parameters or {} if name in KNOWN}
+    """Half the cases use ids and QR tokens that exist, so they get past 404 to the routes' own work.
+
+    Only a valid value is swapped for another valid one: an invalid case must stay invalid."""
+    found = {name: st.sampled_from(KNOWN[name]) for name, value in (parameters or {}).items()
+             if name in KNOWN and _valid(name, value)}
     if not found:
         return st.just(parameters)
     return st.one_of(st.just(parameters), st.fixed_dictionaries(found).map(lambda f: {**parameters, **f}))
