@@ -3,19 +3,22 @@ import logging
 from collections.abc import Callable
 
 import swagger_ui_bundle
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
 
 from backend import health
 from backend.alarms import endpoints as alarms
+from backend.core.api_errors import ApiRoute, error_json, http_error_json
 from backend.core.config import Settings
 from backend.core.errors import NotAuthenticated, ScanPowerError
 from backend.core.metrics import Counters, prometheus_text
+from backend.core.nul_guard import refuse_nul
 from backend.meters.orders import OrderSink
 from backend.points import endpoints as points
 from backend.sessions import endpoints as sessions
@@ -37,7 +40,9 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
                broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None,
                metric_sources: dict[str, Counters] | None = None) -> FastAPI:
     # Swagger UI is served from the installed package: no CDN, so /docs works offline.
-    app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION, docs_url=None)
+    app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION, docs_url=None,
+                  dependencies=[Depends(refuse_nul)])
+    app.router.route_class = ApiRoute
     _add_docs(app)
     app.state.settings = settings
     app.state.engine = engine
@@ -50,10 +55,13 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["health"])
-    def metrics() -> str:
+    # response_class=Response: the declared errors stay JSON; only the 200 is text.
+    @app.get("/metrics", response_class=Response, tags=["health"],
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics() -> Response:
         """Counters of rejected requests and gateway messages, in Prometheus text format."""
-        return prometheus_text({group: c.snapshot() for group, c in app.state.metric_sources.items()})
+        snapshots = {group: counters.snapshot() for group, counters in app.state.metric_sources.items()}
+        return PlainTextResponse(prometheus_text(snapshots))
 
     _add_pages(app)
     _add_error_handlers(app)
@@ -93,17 +101,21 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith(API_PREFIX):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-        return JSONResponse({"error": type(exc).__name__, "detail": exc.detail},
-                            status_code=exc.status_code, headers=headers)
+        return error_json(exc.status_code, type(exc).__name__, exc.detail, headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        log.info("%s %s -> %s: %s", request.method, request.url.path, exc.status_code, exc.detail)
+        app.state.counters.count("rejected", f"http_{exc.status_code}")
+        return http_error_json(exc, request)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError):
         # A deadlock victim, a lock timeout or a database that is away: nothing was committed, so a retry is safe.
         log.warning("%s %s -> 503: %s", request.method, request.url.path, getattr(exc, "orig", exc))
         app.state.counters.count("rejected", "DatabaseUnavailable")
-        return JSONResponse({"error": "DatabaseUnavailable",
-                             "detail": "the database is busy or unreachable; nothing was changed, try again"},
-                            status_code=503, headers={"Retry-After": "1"})
+        return error_json(503, "DatabaseUnavailable", "the database is busy or unreachable; nothing was changed, "
+                          "try again", {"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
@@ -111,4 +123,4 @@ def _add_error_handlers(app: FastAPI) -> None:
                     for e in exc.errors()]
         log.info("%s %s -> 422: %s", request.method, request.url.path, problems)
         app.state.counters.count("rejected", "ValidationError")
-        return JSONResponse({"error": "ValidationError", "detail": problems}, status_code=422)
+        return error_json(422, "ValidationError", problems)

@@ -10,11 +10,13 @@ from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.core.errors import Forbidden, NotAuthenticated
 from backend.core.security import user_id_from_token
+from backend.core.types import MAX_BIGINT, MAX_INTEGER
 from backend.users.models import Role, User
 
 COOKIE_NAME = "sp_session"
-MAX_ID = 2**63 - 1  # the largest BIGINT; a larger id cannot exist and must not reach the database
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+# An id past its column's range cannot exist and must not reach the database.
+Id = Annotated[int, Path(ge=1, le=MAX_INTEGER)]  # points, tariffs, users…
+BigId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]  # sessions and the other tables that grow with traffic
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -1,13 +1,26 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-router = APIRouter(tags=["health"])
+from backend.core.api_errors import ApiRoute
+
+router = APIRouter(tags=["health"], route_class=ApiRoute)
 
 
-@router.get("/healthz")
+class Checks(BaseModel):
+    database: bool
+    broker: bool
+
+
+class Health(BaseModel):
+    status: str
+    checks: Checks
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "Degraded"}})
 def healthz(request: Request) -> JSONResponse:
     """200 when the database and the MQTT broker are reachable, else 503 saying which is not."""
     checks = {"database": _database_ok(request), "broker": bool(request.app.state.broker_connected())}

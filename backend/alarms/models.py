@@ -6,7 +6,7 @@ from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backend.alarms.rules import AlarmKind
-from backend.core.types import ExactDecimal
+from backend.core.types import BigInt, ExactDecimal
 
 POINT_CHANNEL = 0  # the watch of a point-level kind; outlets are channels 1–32
 
@@ -35,7 +35,7 @@ class Alarm(AlarmBase, table=True):
         Index("uq_open_alarm_per_point", "meter_id", "kind", unique=True,
               postgresql_where=_OPEN_POINT_SQL, sqlite_where=_OPEN_POINT_SQL),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
 
 
 class AlarmPublic(AlarmBase):
@@ -56,7 +56,7 @@ class AlarmWatch(SQLModel, table=True):
     meter_id: int = Field(foreign_key="meter.id")
     channel: int  # POINT_CHANNEL for point-level kinds
     kind: AlarmKind = Field(sa_type=String(24))
-    alarm_id: int | None = Field(default=None, foreign_key="alarm.id")
+    alarm_id: int | None = Field(default=None, foreign_key="alarm.id", sa_type=BigInt)
     run: int = 0
     run_started_at: datetime | None = None
     worst: Decimal | None = Field(default=None, sa_type=ExactDecimal)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, or_, select
 from backend.alarms import rules
 from backend.alarms.models import POINT_CHANNEL, Alarm, AlarmWatch, PointOutage, Reliability
 from backend.alarms.rules import AlarmKind, Change, Condition, OutletMeasure, Transition, Watch
-from backend.core.clock import as_utc, local, utcnow
+from backend.core.clock import FIRST_YEAR, LAST_YEAR, as_utc, in_service_years, local, utcnow
 from backend.core.errors import ScanPowerError
 from backend.points.models import Meter, MeteringPoint, Outlet, PointStatus
 
@@ -186,6 +186,8 @@ def reliability(db: Session, start: datetime, end: datetime, now: datetime | Non
 def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidPeriod("start and end must carry a UTC offset, e.g. 2026-11-01T00:00:00+08:00")
+    if not (in_service_years(start) and in_service_years(end)):
+        raise InvalidPeriod(f"start and end lie within the years {FIRST_YEAR}–{LAST_YEAR}")
     if end <= start:
         raise InvalidPeriod("end must be after start")
     return as_utc(start), as_utc(end)

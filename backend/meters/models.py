@@ -4,6 +4,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
+from backend.core.types import BigInt
 
 
 class Reading(SQLModel, table=True):
@@ -12,19 +13,19 @@ class Reading(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("meter_id", "boot_id", "seq", "channel", name="uq_reading_identity"),
                       # Reconciliation walks one outlet's readings in time order.
                       Index("ix_reading_outlet_time", "meter_id", "channel", "device_time"))
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     meter_id: int = Field(foreign_key="meter.id", index=True)
     boot_id: str = Field(max_length=64)
-    seq: int
+    seq: int = Field(sa_type=BigInt)
     channel: int
     device_time: datetime
     received_at: datetime = Field(default_factory=utcnow)
-    energy_wh: int
+    energy_wh: int = Field(sa_type=BigInt)
     power_w: float
     voltage_v: float
     current_a: float
     relay_closed: bool
-    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True)
+    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True, sa_type=BigInt)
 
 
 class RejectedMessage(SQLModel, table=True):

@@ -2,10 +2,10 @@
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from backend.core.api_errors import http_error_json
 from backend.pages import (
     account,
     applicant,
@@ -34,7 +34,7 @@ def mount(app: FastAPI) -> None:
 
 
 async def _not_found(request: Request, exc: HTTPException):
-    """A mistyped page address gets a page; the API and static files keep their plain 404."""
+    """A mistyped page address gets a page; the API and static files answer in the API's error shape."""
     if request.url.path.startswith(("/api/", "/static/")):
-        return await http_exception_handler(request, exc)
+        return http_error_json(exc, request)
     return error_page(request, 404, "There is no page at this address.")

@@ -5,7 +5,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse
 
 from backend.core.errors import ScanPowerError
-from backend.deps import CurrentUser, Id, MaybeUser, SettingsDep
+from backend.deps import BigId, CurrentUser, MaybeUser, SettingsDep
 from backend.pages.display import SESSION_STATUS_TEXT, badge
 from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.flash import flash
@@ -25,7 +25,7 @@ STATUS_LOOK = json.dumps({s.value: {"text": text, "badge": badge(s)} for s, text
 
 
 @router.get("/sessions/{session_id}")
-def live(session_id: Id, request: Request, db: PageDb, user: CurrentUser):
+def live(session_id: BigId, request: Request, db: PageDb, user: CurrentUser):
     """Status, energy, cost, power and price of one session; session.js refreshes them every second."""
     session = sessions.visible_session(db, user, session_id)
     return render(request, "session.html", user=user, session=session_public(session),
@@ -34,7 +34,7 @@ def live(session_id: Id, request: Request, db: PageDb, user: CurrentUser):
 
 
 @router.post("/sessions/{session_id}/stop")
-def stop(session_id: Id, form: FormData, db: PageDb, user: MaybeUser, settings: SettingsDep):
+def stop(session_id: BigId, form: FormData, db: PageDb, user: MaybeUser, settings: SettingsDep):
     """Ask the meter to switch the outlet off (the vendor, or an operator remotely)."""
     back = safe_next(form.get("next")) or f"/sessions/{session_id}"
     if user is None:
@@ -48,7 +48,7 @@ def stop(session_id: Id, form: FormData, db: PageDb, user: MaybeUser, settings: 
 
 
 @router.get("/sessions/{session_id}/receipt")
-def receipt(session_id: Id, request: Request, db: PageDb, user: CurrentUser):
+def receipt(session_id: BigId, request: Request, db: PageDb, user: CurrentUser):
     """The printable receipt of a completed session; an unfinished one shows its live page instead."""
     session = sessions.visible_session(db, user, session_id)
     if session.status != SessionStatus.completed:

@@ -41,7 +41,7 @@ def _save(request, db, operator, form, write, tariff_id):
         if not isinstance(document, dict):
             raise ValueError("the definition must be a JSON object")
         saved = write(document)
-    except (ValueError, ScanPowerError) as exc:
+    except (ValueError, RecursionError, ScanPowerError) as exc:
         discard_work(db)
         reason = exc.detail if isinstance(exc, ScanPowerError) else f"not valid JSON: {exc}"
         return _page(request, db, operator, error=reason, failed_id=tariff_id, draft=form.get("definition", ""),

@@ -7,9 +7,12 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
-from backend.core.types import ExactDecimal
+from backend.core.types import MAX_INTEGER, ExactDecimal, Text, exact_decimal
 
 MAX_VALIDITY_DAYS = 184  # a temporary connection lasts at most about six months
+CapacityKw = exact_decimal(gt=0, le=1000, places=3)  # to the watt
+RatedCurrentA = exact_decimal(gt=0, le=125, places=2)
+QR_TOKEN = r"^[A-Za-z0-9_-]{8,64}$"  # secrets.token_urlsafe, as printed on the labels
 
 
 class Purpose(StrEnum):
@@ -29,12 +32,12 @@ class PointStatus(StrEnum):
 
 
 class PointBase(SQLModel):
-    name: str = Field(min_length=1, max_length=120)
-    address: str = Field(min_length=1, max_length=255)
+    name: Text = Field(min_length=1, max_length=120)
+    address: Text = Field(min_length=1, max_length=255)
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     purpose: Purpose = Field(max_length=20)
-    capacity_kw: Decimal = Field(sa_type=ExactDecimal, gt=0, le=1000)
+    capacity_kw: CapacityKw = Field(sa_type=ExactDecimal)
     valid_from: date
     valid_until: date
 
@@ -54,7 +57,7 @@ class MeteringPoint(PointBase, table=True):
 
 class PointApply(PointBase):
     outlet_count: int = Field(ge=1, le=32)
-    outlet_rated_current_a: Decimal = Field(default=Decimal("16"), gt=0, le=125)
+    outlet_rated_current_a: RatedCurrentA = Decimal("16")
 
     @model_validator(mode="after")
     def _validity_is_temporary(self):
@@ -66,15 +69,25 @@ class PointApply(PointBase):
 
 
 class PointApprove(SQLModel):
-    tariff_id: int = Field(ge=1, le=2**63 - 1)
+    tariff_id: int = Field(ge=1, le=MAX_INTEGER)
 
 
 class PointReject(SQLModel):
-    reason: str = Field(min_length=1, max_length=255)
+    reason: Text = Field(min_length=1, max_length=255)
 
 
-class PointPublic(PointBase):
+class PointPublic(SQLModel):
+    """A point as stored; not PointBase, so that a rule tightened later cannot make an old row unreadable."""
+
     id: int
+    name: str
+    address: str
+    latitude: float
+    longitude: float
+    purpose: Purpose
+    capacity_kw: Decimal
+    valid_from: date
+    valid_until: date
     applicant_id: int
     tariff_id: int | None
     outlet_count: int

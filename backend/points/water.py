@@ -5,10 +5,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlmodel import Field, Session, SQLModel, select
 
 from backend.core.errors import Conflict
-from backend.core.types import ExactDecimal
+from backend.core.types import ExactDecimal, exact_decimal
 from backend.points.models import MeteringPoint, Purpose
 
 M3 = Decimal("0.01")
+M3PerKwh = exact_decimal(gt=0, le=1000, places=4)
 
 
 class WaterCoefficient(SQLModel, table=True):
@@ -22,13 +23,15 @@ class WaterCoefficient(SQLModel, table=True):
 
 
 class WaterCoefficientWrite(SQLModel):
-    m3_per_kwh: Decimal = Field(gt=0, le=1000)
+    m3_per_kwh: M3PerKwh
     effective_from: date
 
 
-class WaterCoefficientPublic(WaterCoefficientWrite):
+class WaterCoefficientPublic(SQLModel):
     id: int
     point_id: int
+    m3_per_kwh: Decimal
+    effective_from: date
 
 
 class NotAnIrrigationPoint(Conflict):

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from backend.core.api_errors import SIGNED_IN, WITH_ROLE, ApiRoute, refusals
 from backend.deps import CurrentUser, Id, Operator, SessionDep
 from backend.points import service as points
 from backend.reconciliation import service
@@ -17,14 +18,19 @@ from backend.reconciliation.schemas import (
 )
 from backend.reconciliation.statement_csv import csv_filename, statement_csv
 
-router = APIRouter(tags=["reconciliation"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-Start = Annotated[datetime, Query(description="Period start; without an offset it is Asia/Shanghai time")]
+router = APIRouter(tags=["reconciliation"], route_class=ApiRoute)
+READ_REFUSALS = (*SIGNED_IN, points.PointNotFound, service.InvalidPeriod, service.TariffNotInEffect)
+BILL_REFUSALS = (*WITH_ROLE, points.PointNotFound, service.InvalidPeriod, service.TariffNotInEffect,
+                 service.PointHasNoTariff, service.PeriodNotOver, service.OverlapsBilledPeriod)
+CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"  # service.month_period refuses months outside the service years
+Start = Annotated[datetime, Query(description="Period start, in 2000–2100; without an offset it is Asia/Shanghai time")]
 End = Annotated[datetime, Query(description="Period end (excluded); without an offset it is Asia/Shanghai time")]
-Month = Annotated[str, Query(pattern=MONTH, description="A local month, YYYY-MM (Asia/Shanghai)")]
+Month = Annotated[str, Query(pattern=MONTH, description="A local month, YYYY-MM (Asia/Shanghai), 2000-01 to 2099-12")]
 
 
-@router.get("/points/{point_id}/reconciliation", response_model=PointReconciliationPublic)
+@router.get("/points/{point_id}/reconciliation", response_model=PointReconciliationPublic,
+            responses=refusals(*READ_REFUSALS))
 def read_reconciliation(point_id: Id, start: Start, end: End, db: SessionDep,
                         user: CurrentUser) -> PointReconciliationPublic:
     """Register delta = session energy + unattributed energy for the point in [start, end), with gaps explained."""
@@ -32,20 +38,21 @@ def read_reconciliation(point_id: Id, start: Start, end: End, db: SessionDep,
     return reconciliation_public(service.reconcile(db, point.id, start, end))
 
 
-@router.post("/points/{point_id}/reconciliation/bill", response_model=UnattributedBillPublic)
+@router.post("/points/{point_id}/reconciliation/bill", response_model=UnattributedBillPublic,
+             responses=refusals(*BILL_REFUSALS))
 def bill_unattributed(point_id: Id, start: Start, end: End, db: SessionDep, _: Operator) -> UnattributedBillPublic:
     """Bill the period's unattributed energy to the applicant, once; repeating it posts nothing."""
     return bill_public(service.bill_unattributed(db, point_id, start, end))
 
 
-@router.get("/points/{point_id}/statement", response_model=StatementPublic)
+@router.get("/points/{point_id}/statement", response_model=StatementPublic, responses=refusals(*READ_REFUSALS))
 def read_statement(point_id: Id, month: Month, db: SessionDep, user: CurrentUser) -> StatementPublic:
     """The point's monthly statement: sessions, energy, money collected, unattributed energy and any gap."""
     return statement_public(service.statement(db, points.visible_point(db, user, point_id), month))
 
 
 @router.get("/points/{point_id}/statement.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}}})
+            responses=CSV | refusals(*READ_REFUSALS))
 def read_statement_csv(point_id: Id, month: Month, db: SessionDep, user: CurrentUser) -> Response:
     """The monthly statement as CSV: one row per session, then the totals."""
     found = service.statement(db, points.visible_point(db, user, point_id), month)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from backend.core.clock import LOCAL_TZ, as_utc, local, utcnow
+from backend.core.clock import FIRST_YEAR, LAST_YEAR, LOCAL_TZ, as_utc, in_service_years, local, utcnow
 from backend.core.errors import Conflict, ScanPowerError
 from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import outlet_rated_power_w
@@ -68,6 +68,8 @@ class Period:
 
 def period_of(start: datetime, end: datetime) -> Period:
     """A period from two instants; naive ones are Asia/Shanghai wall-clock times."""
+    if not (in_service_years(start) and in_service_years(end)):
+        raise InvalidPeriod(f"a period lies within the years {FIRST_YEAR}–{LAST_YEAR}")
     start, end = _aware(start), _aware(end)
     if end <= start:
         raise InvalidPeriod(f"the period must end after it starts ({start.isoformat()} – {end.isoformat()})")
@@ -82,6 +84,8 @@ def month_period(month: str) -> Period:
         first = date.fromisoformat(f"{month}-01")
     except ValueError:
         raise InvalidPeriod(f"expected a month as YYYY-MM, got {month!r}") from None
+    if not in_service_years(first):
+        raise InvalidPeriod(f"a month lies within the years {FIRST_YEAR}–{LAST_YEAR}, not {month!r}")
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return period_of(_local_midnight(first), _local_midnight(following))
 

@@ -6,7 +6,8 @@ from sqlalchemy import BigInteger, Index, text
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
-from backend.core.types import ExactDecimal, MoneyFen
+from backend.points.models import QR_TOKEN
+from backend.core.types import BigInt, ExactDecimal, MoneyFen, exact_decimal
 
 
 class SessionStatus(StrEnum):
@@ -39,6 +40,7 @@ class StopReason(StrEnum):
     no_load = "no_load"
 
 
+HoldAmount = exact_decimal(gt=0, le=2000, places=2)
 OPEN_SESSION_SQL = text("status IN ('starting', 'active', 'stopping')")
 
 
@@ -47,7 +49,7 @@ class UsageSession(SQLModel, table=True):
     # The database itself refuses a second open session on one outlet.
     __table_args__ = (Index("uq_open_session_per_outlet", "outlet_id", unique=True,
                             postgresql_where=OPEN_SESSION_SQL, sqlite_where=OPEN_SESSION_SQL),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     outlet_id: int = Field(foreign_key="outlet.id", index=True)
     point_id: int = Field(foreign_key="metering_point.id", index=True)
     meter_id: int = Field(foreign_key="meter.id", index=True)
@@ -57,7 +59,7 @@ class UsageSession(SQLModel, table=True):
     status: SessionStatus = Field(default=SessionStatus.starting, max_length=16, index=True)
     # The price in effect when the session started, for display; the bill prices each period.
     price_per_kwh: Decimal = Field(sa_type=ExactDecimal)
-    energy_limit_wh: int
+    energy_limit_wh: int = Field(sa_type=BigInt)
     # The most the session can cost (per-session fee + the limit at the dearest price), fixed at Start:
     # what it reserves of the wallet while open, and the cap on its bill.
     max_amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
@@ -67,10 +69,10 @@ class UsageSession(SQLModel, table=True):
     started_at: datetime | None = None
     stop_requested_at: datetime | None = None
     ended_at: datetime | None = None
-    start_register_wh: int | None = None
+    start_register_wh: int | None = Field(default=None, sa_type=BigInt)
     start_boot_id: str | None = Field(default=None, max_length=64)
     start_seq: int | None = Field(default=None, sa_type=BigInteger)
-    latest_register_wh: int | None = None
+    latest_register_wh: int | None = Field(default=None, sa_type=BigInt)
     latest_boot_id: str | None = Field(default=None, max_length=64)
     latest_seq: int | None = Field(default=None, sa_type=BigInteger)
     # The live view counts energy by the billing rules one reading at a time (monotone through resets).
@@ -79,10 +81,10 @@ class UsageSession(SQLModel, table=True):
     latest_amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
     latest_power_w: float | None = None
     latest_reading_at: datetime | None = None
-    stop_register_wh: int | None = None
+    stop_register_wh: int | None = Field(default=None, sa_type=BigInt)
     stop_boot_id: str | None = Field(default=None, max_length=64)
     stop_seq: int | None = Field(default=None, sa_type=BigInteger)
-    energy_wh: int | None = None
+    energy_wh: int | None = Field(default=None, sa_type=BigInt)
     amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
     stop_reason: StopReason | None = Field(default=None, max_length=20)
     failure_reason: str | None = Field(default=None, max_length=255)
@@ -98,12 +100,12 @@ class BillLine(SQLModel, table=True):
     """One priced line of a settled session: energy in one tariff period, or a service fee."""
 
     __tablename__ = "bill_line"
-    id: int | None = Field(default=None, primary_key=True)
-    session_id: int = Field(foreign_key="usage_session.id", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
+    session_id: int = Field(foreign_key="usage_session.id", index=True, sa_type=BigInt)
     kind: str = Field(max_length=16)  # "energy" or "service_fee"
     period: str = Field(max_length=32)  # a tariff period, or "per_kwh" / "per_session" for fees
     version: str = Field(max_length=80)
-    energy_wh: int | None = None
+    energy_wh: int | None = Field(default=None, sa_type=BigInt)
     unit_price: Decimal = Field(sa_type=ExactDecimal)
     amount: Decimal = Field(sa_type=MoneyFen)
     starts_at: datetime | None = None
@@ -122,9 +124,9 @@ class BillLinePublic(SQLModel):
 
 
 class SessionStart(SQLModel):
-    outlet_token: str = Field(min_length=8, max_length=64)
-    hold_amount: Decimal | None = Field(
-        default=None, gt=0, le=2000, decimal_places=2,
+    outlet_token: str = Field(min_length=8, max_length=64, schema_extra={"pattern": QR_TOKEN})
+    hold_amount: HoldAmount | None = Field(
+        default=None,
         description="Pay by card: hold this much on the card; the rest is released at stop. "
                     "Absent: pay from the wallet.")
 

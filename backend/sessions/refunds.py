@@ -6,6 +6,7 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
 from backend.core.errors import Conflict
+from backend.core.types import Text, exact_decimal
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.sessions.service import hold_of
 from backend.sessions.settlement import billed_so_far
@@ -20,9 +21,9 @@ ZERO = Decimal("0.00")
 
 
 class SessionRefund(SQLModel):
-    amount: Decimal | None = Field(default=None, gt=0, le=100_000, decimal_places=2,
-                                   description="Yuan to refund; absent: everything not refunded yet")
-    reason: str = Field(min_length=3, max_length=200)
+    amount: exact_decimal(gt=0, le=100_000, places=2) | None = Field(
+        default=None, description="Yuan to refund; absent: everything not refunded yet")
+    reason: Text = Field(min_length=3, max_length=200)
 
 
 class RefundNotPossible(Conflict):

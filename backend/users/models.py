@@ -5,6 +5,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
+from backend.core.types import Text
 
 PHONE_PATTERN = r"^\+?[0-9]{6,15}$"
 
@@ -29,7 +30,7 @@ class User(UserBase, table=True):
 
 class UserCreate(SQLModel):
     phone: str = Field(max_length=16, schema_extra={"pattern": PHONE_PATTERN})
-    name: str = Field(default="", max_length=80)
+    name: Text = Field(default="", max_length=80)
     password: str = Field(min_length=8, max_length=128)
     role: Role = Role.vendor
 

@@ -1,22 +1,28 @@
 from fastapi import APIRouter, Request
 
+from backend.core.api_errors import WITH_ROLE, ApiRoute, refusals
 from backend.deps import SessionDep, Vendor
 from backend.idempotency import IdempotencyKey, once
 from backend.wallet import service
+from billing.idempotency.service import IdempotencyKeyReused
 from billing.payments import service as payments
 from billing.payments.models import TopUp, WalletPublic, Withdrawal
+from billing.payments.service import PaymentDeclined
+from billing.payments.stripe_provider import PaymentServiceUnavailable
+from billing.payments.withdrawals import CannotWithdraw
 from billing.wallet.service import wallet_balance
 
-router = APIRouter(tags=["wallet"])
+router = APIRouter(tags=["wallet"], route_class=ApiRoute)
 
 
-@router.get("/wallet", response_model=WalletPublic)
+@router.get("/wallet", response_model=WalletPublic, responses=refusals(*WITH_ROLE))
 def read_wallet(db: SessionDep, vendor: Vendor) -> WalletPublic:
     """The vendor's prepaid balance in yuan."""
     return WalletPublic(balance=wallet_balance(db, vendor.id))
 
 
-@router.post("/wallet/top-ups", response_model=WalletPublic, status_code=201)
+@router.post("/wallet/top-ups", response_model=WalletPublic, status_code=201,
+             responses=refusals(*WITH_ROLE, PaymentDeclined, PaymentServiceUnavailable, IdempotencyKeyReused))
 def top_up(body: TopUp, request: Request, db: SessionDep, vendor: Vendor,
            idempotency_key: IdempotencyKey = None) -> WalletPublic:
     """Add money to the wallet through the configured payment provider (once per Idempotency-Key)."""
@@ -27,7 +33,9 @@ def top_up(body: TopUp, request: Request, db: SessionDep, vendor: Vendor,
     return once(db, vendor.id, idempotency_key, "top_up", body, WalletPublic, act)
 
 
-@router.post("/wallet/withdrawals", response_model=WalletPublic, status_code=201)
+@router.post("/wallet/withdrawals", response_model=WalletPublic, status_code=201,
+             responses=refusals(*WITH_ROLE, service.NotThatMuchToWithdraw, CannotWithdraw, PaymentServiceUnavailable,
+                                IdempotencyKeyReused))
 def withdraw_balance(body: Withdrawal, request: Request, db: SessionDep, vendor: Vendor,
                      idempotency_key: IdempotencyKey = None) -> WalletPublic:
     """Send wallet money back to the card(s) it came from (余额原路退回); default: all that is free.

@@ -5,13 +5,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
+from backend.core.api_errors import ApiRoute, refusals
 from backend.core.errors import NotFound
 from backend.deps import SessionDep
 from billing.payments import webhooks
-from billing.payments.stripe_provider import StripeProvider
+from billing.payments.stripe_events import UnreadableEvent
+from billing.payments.stripe_provider import BadSignature, StripeProvider
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=ApiRoute)
+
+
+class StripeNotConfigured(NotFound):
+    pass
 
 
 class WebhookAck(BaseModel):
@@ -27,11 +33,12 @@ async def raw_body(request: Request) -> bytes:
 def stripe_provider(request: Request) -> StripeProvider:
     provider = request.app.state.payment_provider
     if not isinstance(provider, StripeProvider):
-        raise NotFound("Stripe payments are not configured")
+        raise StripeNotConfigured("Stripe payments are not configured")
     return provider
 
 
-@router.post("/stripe", response_model=WebhookAck)
+@router.post("/stripe", response_model=WebhookAck,
+             responses=refusals(StripeNotConfigured, BadSignature, UnreadableEvent))
 def stripe_webhook(request: Request, db: SessionDep, body: Annotated[bytes, Depends(raw_body)],
                    provider: Annotated[StripeProvider, Depends(stripe_provider)],
                    stripe_signature: Annotated[str | None, Header()] = None) -> WebhookAck:

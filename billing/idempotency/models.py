@@ -4,6 +4,7 @@ from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
+from backend.core.types import BigInt
 
 
 class IdempotentRequest(SQLModel, table=True):
@@ -11,7 +12,7 @@ class IdempotentRequest(SQLModel, table=True):
 
     __tablename__ = "idempotent_request"
     __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotent_request_user_key"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     user_id: int = Field(foreign_key="user.id")
     key: str = Field(max_length=100)
     operation: str = Field(max_length=40)

@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
-from backend.core.types import MoneyFen
+from backend.core.types import BigInt, MoneyFen
 
 
 class LedgerAccount(SQLModel, table=True):
@@ -19,16 +19,16 @@ class LedgerAccount(SQLModel, table=True):
 
 class JournalEntry(SQLModel, table=True):
     __tablename__ = "journal_entry"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     idempotency_key: str = Field(unique=True, max_length=120)
     kind: str = Field(max_length=32)
     memo: str = Field(default="", max_length=255)
-    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True)
+    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True, sa_type=BigInt)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Posting(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    entry_id: int = Field(foreign_key="journal_entry.id", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
+    entry_id: int = Field(foreign_key="journal_entry.id", index=True, sa_type=BigInt)
     account_id: int = Field(foreign_key="ledger_account.id", index=True)
     amount: Decimal = Field(sa_type=MoneyFen)

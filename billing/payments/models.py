@@ -5,7 +5,7 @@ from enum import StrEnum
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
-from backend.core.types import MoneyFen
+from backend.core.types import BigInt, MoneyFen, exact_decimal
 
 MAX_TOP_UP = Decimal("2000.00")
 
@@ -16,7 +16,7 @@ class PaymentStatus(StrEnum):
 
 
 class Payment(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     user_id: int = Field(foreign_key="user.id", index=True)
     provider: str = Field(max_length=20)
     external_id: str = Field(unique=True, max_length=120)
@@ -41,9 +41,9 @@ class Hold(SQLModel, table=True):
     """A card pre-authorisation (PaymentIntent with manual capture) backing one session."""
 
     __tablename__ = "card_hold"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     user_id: int = Field(foreign_key="user.id", index=True)
-    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True)
+    session_id: int | None = Field(default=None, foreign_key="usage_session.id", index=True, sa_type=BigInt)
     payment_intent_id: str = Field(unique=True, max_length=120)
     amount: Decimal = Field(sa_type=MoneyFen)
     captured_amount: Decimal = Field(default=Decimal("0.00"), sa_type=MoneyFen)
@@ -60,7 +60,7 @@ class Hold(SQLModel, table=True):
 class Refund(SQLModel, table=True):
     """Money sent back to a card through Stripe, for a top-up or a captured hold."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     external_id: str = Field(unique=True, max_length=120)
     payment_intent_id: str = Field(index=True, max_length=120)
     amount: Decimal = Field(sa_type=MoneyFen)
@@ -80,12 +80,12 @@ class StripeEvent(SQLModel, table=True):
 
 
 class TopUp(SQLModel):
-    amount: Decimal = Field(gt=0, le=MAX_TOP_UP, decimal_places=2)
+    amount: exact_decimal(gt=0, le=MAX_TOP_UP, places=2)
 
 
 class Withdrawal(SQLModel):
-    amount: Decimal | None = Field(default=None, gt=0, le=100_000, decimal_places=2,
-                                   description="Yuan to send back; absent: everything not reserved by open sessions")
+    amount: exact_decimal(gt=0, le=100_000, places=2) | None = Field(
+        default=None, description="Yuan to send back; absent: everything not reserved by open sessions")
 
 
 class WalletPublic(SQLModel):

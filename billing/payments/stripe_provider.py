@@ -6,6 +6,8 @@ Stripe as integer fen (CNY's minor unit).
 """
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,6 +16,7 @@ import stripe
 from backend.core.errors import ScanPowerError
 from backend.core.types import FEN
 from billing.payments.providers import Charge
+from billing.payments.stripe_events import Event, read_event
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,25 @@ REFUND_MARK = "scanpower_refund"
 
 class BadSignature(ScanPowerError):
     """The webhook body does not carry a valid Stripe-Signature for our secret."""
+
+
+class PaymentServiceUnavailable(ScanPowerError):
+    """Stripe did not answer, or answered with an error other than a declined card."""
+
+    status_code = 502
+
+
+@contextmanager
+def _stripe_answers(what: str) -> Iterator[None]:
+    """A Stripe failure becomes a 502 that says nothing was booked (the idempotency key makes a retry safe)."""
+    try:
+        yield
+    except stripe.CardError:
+        raise
+    except stripe.StripeError as error:
+        log.warning("stripe could not %s: %r", what, error)
+        raise PaymentServiceUnavailable(f"the card service could not {what} just now; nothing was booked, "
+                                        f"try again in a moment") from error
 
 
 def to_fen(amount: Decimal) -> int:
@@ -88,45 +110,52 @@ class StripeProvider:
 
     def capture(self, payment_intent_id: str, amount: Decimal) -> Intent:
         """Take `amount` of an authorised PaymentIntent; Stripe releases the rest."""
-        intent = self.client.v1.payment_intents.capture(
-            payment_intent_id, params={"amount_to_capture": to_fen(amount)},
-            options={"idempotency_key": f"capture:{payment_intent_id}"})
+        with _stripe_answers("capture a card hold"):
+            intent = self.client.v1.payment_intents.capture(
+                payment_intent_id, params={"amount_to_capture": to_fen(amount)},
+                options={"idempotency_key": f"capture:{payment_intent_id}"})
         return Intent(intent.id, intent.status)
 
     def cancel(self, payment_intent_id: str) -> Intent:
         """Release the whole authorisation."""
-        intent = self.client.v1.payment_intents.cancel(
-            payment_intent_id, options={"idempotency_key": f"cancel:{payment_intent_id}"})
+        with _stripe_answers("release a card hold"):
+            intent = self.client.v1.payment_intents.cancel(
+                payment_intent_id, options={"idempotency_key": f"cancel:{payment_intent_id}"})
         return Intent(intent.id, intent.status)
 
     def refund(self, payment_intent_id: str, amount: Decimal, reason: str, idempotency_key: str) -> StripeRefund:
         # Our free-text reason goes in metadata: Stripe's `reason` only takes three fixed values.
-        refund = self.client.v1.refunds.create(
-            params={"payment_intent": payment_intent_id, "amount": to_fen(amount),
-                    "metadata": {REFUND_MARK: idempotency_key, "reason": reason[:500]}},
-            options={"idempotency_key": idempotency_key})
+        with _stripe_answers("make the refund"):
+            refund = self.client.v1.refunds.create(
+                params={"payment_intent": payment_intent_id, "amount": to_fen(amount),
+                        "metadata": {REFUND_MARK: idempotency_key, "reason": reason[:500]}},
+                options={"idempotency_key": idempotency_key})
         return _refund_of(refund)
 
     def refunds_of(self, payment_intent_id: str) -> list[StripeRefund]:
         """Every refund Stripe holds for the PaymentIntent, oldest first."""
-        listing = self.client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
-        return sorted((_refund_of(r) for r in listing.auto_paging_iter()), key=lambda r: (r.created, r.id))
+        with _stripe_answers("list the refunds"):
+            listing = self.client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+            return sorted((_refund_of(r) for r in listing.auto_paging_iter()), key=lambda r: (r.created, r.id))
 
-    def parse_event(self, payload: bytes, signature: str | None) -> stripe.Event:
-        """The event, once its Stripe-Signature matches the raw body; else BadSignature."""
+    def parse_event(self, payload: bytes, signature: str | None) -> Event:
+        """The event, once its Stripe-Signature matches the raw body (else BadSignature) and it reads as one."""
         try:
-            return stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+            stripe.WebhookSignature.verify_header(payload, signature, self.webhook_secret,
+                                                  tolerance=stripe.Webhook.DEFAULT_TOLERANCE)
         except (stripe.SignatureVerificationError, ValueError) as error:
             log.warning("stripe webhook rejected: %s", error)
             raise BadSignature(str(error)) from error
+        return read_event(payload)
 
     def _create_intent(self, user_id: int, amount: Decimal, purpose: str, capture_method: str,
                        key: str) -> Intent:
-        intent = self.client.v1.payment_intents.create(
-            params={"amount": to_fen(amount), "currency": self.currency, "payment_method": self.payment_method,
-                    "payment_method_types": ["card"], "capture_method": capture_method, "confirm": True,
-                    "metadata": {"user_id": str(user_id), "purpose": purpose}},
-            options={"idempotency_key": key})
+        with _stripe_answers("take the card payment"):
+            intent = self.client.v1.payment_intents.create(
+                params={"amount": to_fen(amount), "currency": self.currency, "payment_method": self.payment_method,
+                        "payment_method_types": ["card"], "capture_method": capture_method, "confirm": True,
+                        "metadata": {"user_id": str(user_id), "purpose": purpose}},
+                options={"idempotency_key": key})
         return Intent(intent.id, intent.status)
 
 

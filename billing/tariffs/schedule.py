@@ -5,6 +5,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, model_validator
 
+from backend.core.types import Text, exact_decimal
+
 from billing.tariffs.clock import (
     MINUTES_PER_DAY,
     SHANGHAI,
@@ -19,14 +21,16 @@ FLAT = "flat"
 
 ClockMinute = Annotated[int, BeforeValidator(parse_clock), PlainSerializer(format_clock)]
 Month = Annotated[int, Field(ge=1, le=12)]
-PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+# Four decimals each, so a price times a ratio has at most eight: what a stored price holds exactly.
+Price = exact_decimal(gt=0, le=1000, places=4)
+Ratio = exact_decimal(gt=0, le=100, places=4)
 DayPiece = tuple[int, int, str]
 
 
 class PeriodSpan(BaseModel, frozen=True, extra="forbid"):
     """One row of a period table; `end` before `start` means it runs past midnight."""
 
-    period: str
+    period: Text = Field(max_length=32)
     start: ClockMinute
     end: ClockMinute
 
@@ -65,7 +69,7 @@ def coverage_problems(spans: tuple[PeriodSpan, ...]) -> list[str]:
 class Season(BaseModel, frozen=True, extra="forbid"):
     """The months a period table applies to; the table must cover each day exactly once."""
 
-    name: str = Field(min_length=1)
+    name: Text = Field(min_length=1, max_length=80)
     months: tuple[Month, ...] = Field(min_length=1)
     periods: tuple[PeriodSpan, ...] = Field(min_length=1)
 
@@ -87,8 +91,8 @@ class Season(BaseModel, frozen=True, extra="forbid"):
 class TimeOfUse(BaseModel, frozen=True, extra="forbid"):
     """A flat (base) price, each other period's ratio to it, and the seasons' period tables."""
 
-    flat_price_per_kwh: PositiveDecimal
-    ratios: dict[str, PositiveDecimal]
+    flat_price_per_kwh: Price
+    ratios: dict[str, Ratio]
     seasons: tuple[Season, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from billing.tariffs.clock import local_start
-from billing.tariffs.schedule import PositiveDecimal, TimeOfUse
+from backend.core.types import Text
+from billing.tariffs.schedule import Price, TimeOfUse
 
 # The period name on lines of a version with one price all day.
 ALL_DAY = "all_day"
@@ -24,8 +25,8 @@ class Category(StrEnum):
 class ServiceFee(BaseModel, frozen=True, extra="forbid"):
     """A platform service fee, billed apart from the energy price (价费分离)."""
 
-    per_kwh: PositiveDecimal | None = None
-    per_session: PositiveDecimal | None = None
+    per_kwh: Price | None = None
+    per_session: Price | None = None
 
     @model_validator(mode="after")
     def _charges_something(self) -> "ServiceFee":
@@ -37,12 +38,12 @@ class ServiceFee(BaseModel, frozen=True, extra="forbid"):
 class TariffVersion(BaseModel, frozen=True, extra="forbid"):
     """The prices in effect from `effective_from` (Asia/Shanghai) until the next version."""
 
-    label: str = Field(min_length=1)
+    label: Text = Field(min_length=1, max_length=80)
     effective_from: LocalStart
-    price_per_kwh: PositiveDecimal | None = None
+    price_per_kwh: Price | None = None
     time_of_use: TimeOfUse | None = None
     service_fee: ServiceFee | None = None
-    note: str = ""
+    note: Text = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
     def _one_way_to_price(self) -> "TariffVersion":
@@ -72,11 +73,11 @@ class TariffVersion(BaseModel, frozen=True, extra="forbid"):
 class Tariff(BaseModel, frozen=True, extra="forbid"):
     """A tariff's versions, sorted by strictly increasing `effective_from`."""
 
-    name: str = Field(min_length=1)
-    title: str = ""
+    name: Text = Field(min_length=1, max_length=80)
+    title: Text = Field(default="", max_length=120)
     category: Category
-    source: str = ""
-    note: str = ""
+    source: Text = Field(default="", max_length=1000)
+    note: Text = Field(default="", max_length=1000)
     versions: tuple[TariffVersion, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

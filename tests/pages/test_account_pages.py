@@ -74,4 +74,4 @@ def test_an_unknown_address_gets_a_page_but_the_api_keeps_json(anonymous):
     page = anonymous.get("/no/such/page")
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
     api = anonymous.get("/api/v1/no/such/thing")
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert api.status_code == 404 and api.json() == {"error": "NotFound", "detail": "Not Found"}

@@ -23,7 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('max_amount', MoneyFen(), nullable=True))
     op.create_table(
         'idempotent_request',
-        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
         sa.Column('user_id', sa.Integer(), nullable=False),
         sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column('operation', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),

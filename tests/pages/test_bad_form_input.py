@@ -1,0 +1,60 @@
+"""Page forms given what attackers send — tiny decimals, huge numbers, NUL — answer with a message, never a 500."""
+from sqlmodel import select
+
+from backend.points.models import MeteringPoint, PointStatus
+from tests.pages.test_applicant_pages import GOOD
+
+
+def test_a_capacity_or_current_the_database_would_round_is_shown_next_to_its_field(applicant, db):
+    page = applicant.post("/applicant/apply", data=GOOD | {"capacity_kw": "0.000000001",
+                                                           "outlet_rated_current_a": "0.000000001"})
+
+    assert page.status_code == 422
+    assert 'id="err-capacity_kw">Decimal input should have no more than 3 decimal places' in page.text
+    assert 'id="err-outlet_rated_current_a">Decimal input should have no more than 2 decimal places' in page.text
+    assert db.exec(select(MeteringPoint).where(MeteringPoint.name == GOOD["name"])).first() is None
+
+
+def test_huge_numbers_in_the_application_are_shown_next_to_their_fields(applicant):
+    page = applicant.post("/applicant/apply", data=GOOD | {"capacity_kw": "1e999999999", "outlet_count": "9" * 40,
+                                                           "latitude": "1e308"})
+
+    assert page.status_code == 422
+    assert 'id="err-capacity_kw">Input should be less than or equal to 1000' in page.text
+    assert 'id="err-outlet_count">Input should be less than or equal to 32' in page.text
+    assert 'id="err-latitude">Input should be less than or equal to 90' in page.text
+
+
+def test_a_top_up_with_fractions_of_a_fen_or_absurd_size_is_explained(vendor):
+    refusals = (("0.001", "no more than 2 decimal places"), ("1e999999", "less than or equal to 2000"),
+                ("NaN", "Enter a number"))
+    for amount, message in refusals:
+        page = vendor.post("/wallet/top-up", data={"amount": amount})
+        assert page.status_code == 422, amount
+        assert message in page.text, amount
+
+
+def test_nul_in_a_page_form_gets_the_400_page_and_changes_nothing(applicant, operator, db, pending_point):
+    applied = applicant.post("/applicant/apply", data=GOOD | {"name": "Well\x00 3"})
+    rejected = operator.post(f"/operator/points/{pending_point.id}/reject", data={"reason": "no\x00"})
+
+    assert (applied.status_code, rejected.status_code) == (400, 400)
+    assert "The form contains a NUL character" in applied.text
+    db.expire_all()
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
+
+
+def test_approving_with_a_tariff_id_past_the_column_is_a_notice(operator, db, pending_point):
+    answer = operator.post(f"/operator/points/{pending_point.id}/approve", data={"tariff_id": str(2**31)},
+                           follow_redirects=True)
+
+    assert answer.status_code == 200
+    assert "Choose a tariff to approve with." in answer.text
+    db.expire_all()
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
+
+
+def test_a_session_or_point_id_past_the_columns_is_a_missing_page(operator):
+    for path in (f"/sessions/{2**63}", f"/points/{2**31}/statement", f"/points/{2**31}/labels"):
+        answer = operator.get(path)
+        assert answer.status_code == 404, path
