@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 
 from backend import health
 from backend.alarms import endpoints as alarms
+from backend.core.clock import utcnow
 from backend.core.config import Settings
-from backend.core.errors import NotAuthenticated, ScanPowerError
+from backend.core.errors import NotAuthenticated, ScanPowerError, TooManyRequests
 from backend.core.metrics import Counters, prometheus_text
 from backend.meters.orders import OrderSink
 from backend.points import endpoints as points
@@ -39,6 +40,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION, docs_url=None)
     _add_docs(app)
     app.state.settings = settings
+    app.state.clock = utcnow  # tests replace it to move time on
     app.state.engine = engine
     app.state.order_sink = order_sink
     app.state.broker_connected = broker_connected
@@ -56,6 +58,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
 
     _add_pages(app)
     _add_error_handlers(app)
+    _add_browser_protection(app, settings)
     return app
 
 
@@ -84,6 +87,16 @@ def _add_pages(app: FastAPI) -> None:
     pages.mount(app)
 
 
+def _add_browser_protection(app: FastAPI, settings: Settings) -> None:
+    """CSRF checks on cookie-authenticated requests; client address and https from trusted proxies only."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from backend.pages.csrf_guard import CsrfGuard
+    app.add_middleware(CsrfGuard, api_prefix=API_PREFIX, public_base_url=settings.public_base_url)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)  # outermost: runs first
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScanPowerError)
     async def domain_error(request: Request, exc: ScanPowerError):
@@ -92,6 +105,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith(API_PREFIX):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"error": type(exc).__name__, "detail": exc.detail},
                             status_code=exc.status_code, headers=headers)
 

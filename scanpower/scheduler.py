@@ -13,6 +13,7 @@ from backend.app import payment_provider_for
 from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts,
                                       report_unacknowledged_stops, retry_unacknowledged_commands,
                                       stop_sessions_with_expiring_holds)
+from backend.users.service import SignInLimits, forget_stale_sign_in_records
 
 log = logging.getLogger(__name__)
 
@@ -51,4 +52,8 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
                       "interval", seconds=5, id="retry_commands")
     scheduler.add_job(job("report_unacknowledged_stops", lambda db: report_unacknowledged_stops(db, utcnow(), timeout)),
                       "interval", seconds=5, id="report_stops")
+    limits = SignInLimits.of(settings)
+    scheduler.add_job(job("forget_stale_sign_in_records",
+                          lambda db: range(forget_stale_sign_in_records(db, utcnow(), limits))),
+                      "interval", minutes=10, id="forget_sign_in_records")
     return scheduler

@@ -6,6 +6,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from backend.pages import display
+from backend.pages.csrf import csrf_field, csrf_token
 from backend.pages.flash import clear_flash, peek_flash
 from backend.pages.navigation import role_home
 
@@ -18,7 +19,7 @@ templates.env.filters.update(
     stop_reason=display.stop_reason, purpose=display.purpose, sentence=display.sentence,
     period=display.period, clock=display.clock,
 )
-templates.env.globals.update(role_home=role_home)
+templates.env.globals.update(role_home=role_home, csrf_field=csrf_field, csrf_token=csrf_token)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> Response:

@@ -1,13 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from backend.core.security import create_access_token
-from backend.deps import CurrentUser, SessionDep, SettingsDep
-from backend.users import service
+from backend.deps import COOKIE_NAME, AttemptDep, CurrentUser, SessionDep, SettingsDep, TokenDep
+from backend.users import service, tokens
 from backend.users.models import User, UserCreate, UserPublic
+from backend.users.service import SignInLimits
 
 router = APIRouter(tags=["users"])
 
@@ -17,20 +17,42 @@ class Token(BaseModel):
     token_type: str = "bearer"
 
 
-@router.post("/auth/signup", response_model=UserPublic, status_code=201)
-def sign_up(body: UserCreate, db: SessionDep) -> User:
-    """Create a vendor or applicant account (phone number and password)."""
-    return service.sign_up(db, body)
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
 
 
-@router.post("/auth/token", response_model=Token)
-def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep, settings: SettingsDep) -> Token:
-    """OAuth2 password flow: the username is the phone number."""
-    user = service.authenticate(db, form.username, form.password)
-    return Token(access_token=create_access_token(user.id, settings.jwt_secret(), settings.access_token_minutes))
+def _errors(*codes: int) -> dict:
+    reasons = {401: "Wrong phone number or password, or not signed in",
+               409: "The phone number is already registered",
+               429: "Too many attempts from this client or for this number; see the Retry-After header"}
+    return {code: {"model": ErrorOut, "description": reasons[code]} for code in codes}
 
 
-@router.get("/users/me", response_model=UserPublic)
+@router.post("/auth/signup", response_model=UserPublic, status_code=201, responses=_errors(409, 429))
+def sign_up(body: UserCreate, db: SessionDep, settings: SettingsDep, attempt: AttemptDep) -> User:
+    """Create a vendor or applicant account (phone number and password); sign-ups per client are limited."""
+    return service.sign_up(db, body, attempt, SignInLimits.of(settings))
+
+
+@router.post("/auth/token", response_model=Token, responses=_errors(401, 429))
+def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep, settings: SettingsDep,
+           attempt: AttemptDep) -> Token:
+    """OAuth2 password flow (username = phone number); repeated failures answer 429 with Retry-After."""
+    user = service.authenticate(db, form.username, form.password, attempt, SignInLimits.of(settings))
+    return Token(access_token=tokens.issue(user, settings.jwt_secret(), settings.access_token_minutes))
+
+
+@router.post("/auth/logout", status_code=204, responses=_errors(401))
+def log_out(user: CurrentUser, token: TokenDep, db: SessionDep, settings: SettingsDep) -> Response:
+    """Revoke the presented token (bearer or page cookie): it is refused from now on."""
+    tokens.revoke(db, token, settings.jwt_secret())
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME)
+    return response
+
+
+@router.get("/users/me", response_model=UserPublic, responses=_errors(401))
 def read_me(user: CurrentUser) -> User:
     """The signed-in user."""
     return user
