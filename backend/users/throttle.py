@@ -55,9 +55,11 @@ def client_key(host: str | None) -> str:
         address = ipaddress.ip_address(host or "")
     except ValueError:
         return subject_key(host or "unknown")
-    if address.version == 6 and address.ipv4_mapped is None:
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address.ipv4_mapped or address)
+    return str(address)
 
 
 def count_attempt(engine: Engine, scope: str, subject: str, limit: Limit, now: datetime) -> Verdict:

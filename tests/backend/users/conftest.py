@@ -1,0 +1,86 @@
+"""The real app on the test database, a clock the tests move, known accounts, and clients from chosen addresses."""
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from backend.app import create_app
+from backend.core.clock import utcnow
+from backend.meters.orders import RecordingSink
+from backend.users.models import Role
+from device_gateway.embedded_broker import free_port
+from tests import factories
+
+PASSWORD = "password-123"  # what tests.factories gives every user
+
+
+class MovableClock:
+    """Now, until a test moves it on."""
+
+    def __init__(self):
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def app(settings, engine, clock):
+    app = create_app(settings, engine, RecordingSink(), lambda: True)
+    app.state.clock = clock
+    return app
+
+
+def client_from(app, address: str) -> TestClient:
+    """A client whose requests come from `address`."""
+    return TestClient(app, client=(address, 40000))
+
+
+@pytest.fixture
+def client(app):
+    with client_from(app, "198.51.100.10") as http:
+        yield http
+
+
+@pytest.fixture
+def vendor(engine):
+    with Session(engine, expire_on_commit=False) as db:
+        user = factories.user(db, Role.vendor)
+        db.commit()
+    return user
+
+
+def sign_in(http, phone: str, password: str = PASSWORD):
+    return http.post("/api/v1/auth/token", data={"username": phone, "password": password})
+
+
+@contextmanager
+def serving(app):
+    """The app behind a real uvicorn on a free local port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, proxy_headers=False))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
