@@ -6,6 +6,7 @@ from backend.core.config import Settings
 from backend.core.errors import ScanPowerError, TooManyRequests
 from backend.deps import COOKIE_NAME, AttemptDep, MaybeUser, SettingsDep
 from backend.pages import csrf
+from backend.pages.display import sentence
 from backend.pages.cookies import set_cookie
 from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.forms import FormData, parse
@@ -75,7 +76,7 @@ def sign_up(request: Request, form: FormData, db: PageDb, settings: SettingsDep,
             user = users.sign_up(db, body, attempt, SignInLimits.of(settings))
         except ScanPowerError as exc:
             discard_work(db)
-            errors, refusal = {"phone": exc.detail}, exc
+            errors, refusal = {"phone": sentence(exc.detail)}, exc
         else:
             return sign_in(request, _landing(user, next_path), user, settings)
     values = {f: form.get(f, "") for f in SIGNUP_FIELDS if f != "password"}

@@ -2,7 +2,6 @@
 import threading
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 
 import pytest
 import uvicorn
@@ -10,26 +9,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backend.app import create_app
-from backend.core.clock import utcnow
 from backend.meters.orders import RecordingSink
 from backend.users.models import Role
 from device_gateway.embedded_broker import free_port
 from tests import factories
+from tests.clocks import MovableClock
 
 PASSWORD = "password-123"  # what tests.factories gives every user
-
-
-class MovableClock:
-    """Now, until a test moves it on."""
-
-    def __init__(self):
-        self.now = utcnow()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
