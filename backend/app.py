@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 DESCRIPTION = ("Shared scan-to-use metering (扫码用电): scan an outlet, get power, pay for what you use. "
                "Sign in with `POST /api/v1/auth/token` (username = phone number) and send the token as "
-               "`Authorization: Bearer …`. Errors are `{\"error\": Name, \"detail\": reason}`.")
+               "`Authorization: Bearer …`; `POST /api/v1/auth/logout` revokes it. Errors are "
+               "`{\"error\": Name, \"detail\": reason}`.")
 
 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
