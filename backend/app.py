@@ -9,6 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from backend import health
 from backend.alarms import endpoints as alarms
@@ -110,6 +111,15 @@ def _add_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"error": type(exc).__name__, "detail": exc.detail},
                             status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError):
+        # A deadlock victim, a lock timeout or a database that is away: nothing was committed, so a retry is safe.
+        log.warning("%s %s -> 503: %s", request.method, request.url.path, getattr(exc, "orig", exc))
+        app.state.counters.count("rejected", "DatabaseUnavailable")
+        return JSONResponse({"error": "DatabaseUnavailable",
+                             "detail": "the database is busy or unreachable; nothing was changed, try again"},
+                            status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

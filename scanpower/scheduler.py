@@ -8,7 +8,8 @@ from backend.core.clock import local_today, utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.meters.orders import OrderSink
-from backend.points.service import activate_points_with_meters_online, expire_points
+from backend.points.closing import expire_points
+from backend.points.service import activate_points_with_meters_online
 from backend.app import payment_provider_for
 from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts,
                                       report_unacknowledged_stops, retry_unacknowledged_commands,
@@ -33,7 +34,7 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
         return run
 
     timeout = settings.command_timeout_seconds
-    scheduler.add_job(job("expire_points", lambda db: expire_points(db, local_today())), "interval", minutes=5,
+    scheduler.add_job(job("expire_points", lambda db: expire_points(db, local_today(), timeout)), "interval", minutes=5,
                       id="expire_points", next_run_time=utcnow())
     scheduler.add_job(job("activate_points", lambda db: activate_points_with_meters_online(db, local_today())),
                       "interval", minutes=5, id="activate_points", next_run_time=utcnow())

@@ -10,13 +10,16 @@ from sqlmodel import Session, create_engine
 from backend.meters.orders import OrderSink, RelayOrder, pending_orders
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, lock_timeout_s: float = 30) -> Engine:
+    """An engine whose transactions wait at most `lock_timeout_s` for a lock, then fail (and roll back)."""
     if database_url.startswith("sqlite"):
         _ensure_sqlite_dir(database_url)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": lock_timeout_s})
+        event.listen(engine, "connect", _sqlite_pragmas(int(lock_timeout_s * 1000)))
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    event.listen(engine, "connect", _postgres_settings(int(lock_timeout_s * 1000)))
+    return engine
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:
@@ -25,12 +28,23 @@ def _ensure_sqlite_dir(database_url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int):
+    def apply(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+    return apply
+
+
+def _postgres_settings(lock_timeout_ms: int):
+    def apply(dbapi_connection, _record) -> None:
+        # A request stuck behind a held lock fails after this long (503, retry) instead of hanging.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {lock_timeout_ms}")
+        dbapi_connection.commit()
+    return apply
 
 
 @contextmanager

@@ -19,6 +19,9 @@ SESSION_STATUS_TEXT = {
 STOP_REASON_TEXT = {
     StopReason.vendor: "Stopped by the vendor",
     StopReason.remote: "Stopped remotely by the operator",
+    StopReason.applicant: "Stopped by the point's applicant 申请方停止",
+    StopReason.point_closed: "The point was closed by the operator 用电点已关闭",
+    StopReason.point_expired: "The point's validity ended 用电点已到期",
     StopReason.limit_reached: "Balance limit reached: the meter switched off",
     StopReason.meter: "Switched off by the meter",
     StopReason.overload: "Overload: the outlet drew more than it may, so the meter switched off 过载断电",
@@ -37,6 +40,7 @@ PERIOD_TEXT = {
     "deep_valley": "Deep valley 深谷", "all_day": "All day 全天", "per_kwh": "Service fee per kWh 服务费",
     "per_session": "Service fee per session 服务费",
     "late_reading": "Correction from late meter data 补传数据调整",
+    "max_amount": "Capped at the most this session could cost 封顶",
 }
 # Keyed by plain value: session, point and meter states share one colour language.
 _BADGES = {

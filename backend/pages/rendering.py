@@ -1,4 +1,5 @@
 """The Jinja2 environment of the pages, with the display filters, and `render`."""
+import uuid
 from pathlib import Path
 
 from fastapi import Request
@@ -19,7 +20,9 @@ templates.env.filters.update(
     stop_reason=display.stop_reason, purpose=display.purpose, sentence=display.sentence,
     period=display.period, clock=display.clock,
 )
-templates.env.globals.update(role_home=role_home, csrf_field=csrf_field, csrf_token=csrf_token)
+# Each rendered money form carries its own key, so a double tap or a resend on a weak network moves money once.
+templates.env.globals.update(role_home=role_home, new_request_key=lambda: uuid.uuid4().hex, csrf_field=csrf_field,
+                             csrf_token=csrf_token)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> Response:

@@ -1,4 +1,5 @@
 """Demo top-ups of a vendor's prepaid wallet, from any page that shows the balance."""
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from billing.payments.models import MAX_TOP_UP, TopUp
 from billing.wallet.service import wallet_balance
 
 router = page_router()
+REQUEST_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,17 @@ def top_up(request: Request, form: FormData, db: PageDb, vendor: Vendor):
     if body is None:
         return _form(request, db, vendor, back, form.get("amount", ""), errors.get("amount"), 422)
     try:
-        payments.top_up(db, vendor.id, body.amount, request.app.state.payment_provider)
+        payments.top_up(db, vendor.id, body.amount, request.app.state.payment_provider,
+                        idempotency_key=_page_key(vendor, form.get("request_key", "")))
     except ScanPowerError as exc:
         discard_work(db)
         return _form(request, db, vendor, back, form.get("amount", ""), exc.detail, exc.status_code)
     return flash(RedirectResponse(back, status_code=303), f"Added {yuan(body.amount)} to your balance.")
+
+
+def _page_key(vendor: User, request_key: str) -> str | None:
+    """The provider's idempotency key for the form that was rendered once (None if the form had no valid key)."""
+    return f"topup-page:{vendor.id}:{request_key}" if REQUEST_KEY.fullmatch(request_key) else None
 
 
 def _form(request: Request, db: Session, vendor: User, back: str, amount: str, error: str | None,

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Response
 
 from backend.deps import Applicant, CurrentUser, Id, Operator, SessionDep, SettingsDep
-from backend.points import labels, service, water
+from backend.points import closing, labels, service, water
 from backend.points.water import WaterCoefficientPublic, WaterCoefficientWrite
 from backend.points.models import (MeterCredentials, MeteringPoint, MeterPublic, OutletPublic, PointApply,
                                    PointApprove, PointPublic, PointReject, PointsPublic)
@@ -42,9 +42,9 @@ def reject_point(point_id: Id, body: PointReject, db: SessionDep, _: Operator) -
 
 
 @router.post("/points/{point_id}/close", response_model=PointPublic)
-def close_point(point_id: Id, db: SessionDep, _: Operator) -> MeteringPoint:
-    """Close a point: no new sessions start on it."""
-    return service.close_point(db, point_id)
+def close_point(point_id: Id, db: SessionDep, _: Operator, settings: SettingsDep) -> MeteringPoint:
+    """Close a point: no new sessions start on it, and its running sessions are stopped and settled."""
+    return closing.close_point(db, point_id, settings.command_timeout_seconds)
 
 
 @router.get("/points/{point_id}/outlets", response_model=list[OutletPublic])

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend.core.clock import LOCAL_TZ, as_utc, local, utcnow
@@ -380,13 +379,8 @@ def _post(db: Session, point: MeteringPoint, key: str, result: PointReconciliati
     local_start = result.start.astimezone(LOCAL_TZ)
     memo = (f"point {point.id}: {result.unattributed_wh} Wh unattributed, "
             f"{local_start:%Y-%m-%d %H:%M} – {result.end.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}")
-    try:
-        # A savepoint, so a concurrent bill of the same period loses the race quietly instead of failing.
-        with db.begin_nested():
-            return ledger.transfer(db, key, BILL_KIND, applicant, revenue, result.unattributed_amount, memo)
-    except IntegrityError:
-        log.info("unattributed energy %s was billed concurrently", key)
-        return _entry(db, key)
+    # A concurrent bill of the same period gets the entry the first one wrote (ledger keys are written once).
+    return ledger.transfer(db, key, BILL_KIND, applicant, revenue, result.unattributed_amount, memo)
 
 
 def unattributed_bill(db: Session, point_id: int, start: datetime, end: datetime) -> UnattributedBill | None:

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Request
 
 from backend.deps import CurrentUser, Id, Operator, SessionDep, SettingsDep, Vendor
+from backend.idempotency import IdempotencyKey, once
 from backend.sessions import service
 from backend.sessions.models import ReceiptPublic, SessionPublic, SessionsPublic, SessionStart
 from backend.sessions.receipts import receipt
@@ -38,7 +39,7 @@ def read_session(session_id: Id, db: SessionDep, user: CurrentUser) -> SessionPu
 
 @router.post("/sessions/{session_id}/stop", response_model=SessionPublic)
 def stop_session(session_id: Id, db: SessionDep, user: CurrentUser, settings: SettingsDep) -> SessionPublic:
-    """Stop a session (its vendor, or an operator remotely); the meter opens the relay."""
+    """Stop a session (its vendor, an operator, or the applicant of its point); the meter opens the relay."""
     session = service.request_stop(db, user, session_id, settings.command_timeout_seconds)
     return session_public(session)
 
@@ -50,8 +51,14 @@ def read_receipt(session_id: Id, db: SessionDep, user: CurrentUser) -> ReceiptPu
 
 
 @router.post("/sessions/{session_id}/refunds", response_model=ReceiptPublic, status_code=201)
-def refund(session_id: Id, body: SessionRefund, request: Request, db: SessionDep, operator: Operator) -> ReceiptPublic:
-    """Refund a settled session, fully or in part, with a reason (operators): to the card, or to the wallet."""
+def refund(session_id: Id, body: SessionRefund, request: Request, db: SessionDep, operator: Operator,
+           idempotency_key: IdempotencyKey = None) -> ReceiptPublic:
+    """Refund a settled session, fully or in part, with a reason (operators): to the card, or to the wallet.
+
+    Never more than the session cost, however many refunds arrive at once; once per Idempotency-Key."""
     session = service.visible_session(db, operator, session_id)
-    refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider)
-    return receipt(db, session)
+
+    def act() -> ReceiptPublic:
+        refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider)
+        return receipt(db, session)
+    return once(db, operator.id, idempotency_key, f"session_refund:{session_id}", body, ReceiptPublic, act)

@@ -26,7 +26,10 @@ OPEN_STATUSES = [SessionStatus.starting, SessionStatus.active, SessionStatus.sto
 
 class StopReason(StrEnum):
     vendor = "vendor"
-    remote = "remote"
+    remote = "remote"  # an operator stopped it
+    applicant = "applicant"  # the point's applicant stopped it (closing time, safety)
+    point_closed = "point_closed"  # the operator closed the point
+    point_expired = "point_expired"  # the point's validity ended
     limit_reached = "limit_reached"
     meter = "meter"  # the meter ended it for a reason it did not name
     overload = "overload"
@@ -35,14 +38,14 @@ class StopReason(StrEnum):
     no_load = "no_load"
 
 
-_OPEN_SQL = text("status IN ('starting', 'active', 'stopping')")
+OPEN_SESSION_SQL = text("status IN ('starting', 'active', 'stopping')")
 
 
 class UsageSession(SQLModel, table=True):
     __tablename__ = "usage_session"
     # The database itself refuses a second open session on one outlet.
     __table_args__ = (Index("uq_open_session_per_outlet", "outlet_id", unique=True,
-                            postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),)
+                            postgresql_where=OPEN_SESSION_SQL, sqlite_where=OPEN_SESSION_SQL),)
     id: int | None = Field(default=None, primary_key=True)
     outlet_id: int = Field(foreign_key="outlet.id", index=True)
     point_id: int = Field(foreign_key="metering_point.id", index=True)
@@ -54,6 +57,9 @@ class UsageSession(SQLModel, table=True):
     # The price in effect when the session started, for display; the bill prices each period.
     price_per_kwh: Decimal = Field(sa_type=ExactDecimal)
     energy_limit_wh: int
+    # The most the session can cost (per-session fee + the limit at the dearest price), fixed at Start:
+    # what it reserves of the wallet while open, and the cap on its bill.
+    max_amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
     start_cmd_id: str = Field(max_length=40, unique=True)
     stop_cmd_id: str | None = Field(default=None, max_length=40, unique=True)
     requested_at: datetime = Field(default_factory=utcnow)
@@ -121,6 +127,8 @@ class SessionPublic(SQLModel):
     status: SessionStatus
     price_per_kwh: Decimal
     energy_limit_wh: int
+    max_amount: Decimal | None = Field(description="The most this session can cost, fixed at Start: the per-session "
+                                                   "fee plus the energy limit at the dearest price ahead")
     requested_at: datetime
     started_at: datetime | None
     ended_at: datetime | None

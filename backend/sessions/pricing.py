@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from backend.meters.register_rules import Anomaly, EnergyVerdict, Reading, billable_energy
+from billing.budget import cap_bill
 from billing.tariffs import BilledLine, ServiceFeeLine, Tariff, bill_total, service_fee_lines, split_by_tariff_period
 from billing.tariffs import valley_equivalent as valley_cost
 
@@ -16,6 +17,7 @@ class SessionBill:
     fees: tuple[ServiceFeeLine, ...]
     anomalies: tuple[Anomaly, ...]
     needs_review: bool
+    cap: Decimal = Decimal("0.00")  # knocked off so the bill stays within the most the session could cost
 
     @property
     def energy_amount(self) -> Decimal:
@@ -27,15 +29,21 @@ class SessionBill:
 
     @property
     def total(self) -> Decimal:
-        return bill_total([*self.lines, *self.fees])
+        return bill_total([*self.lines, *self.fees]) - self.cap
 
 
-def price_session(readings: Sequence[Reading], tariff: Tariff, rated_power_w: Decimal) -> SessionBill:
-    """Bill the session from its start reading to its stop reading; every line rounded once."""
+def price_session(readings: Sequence[Reading], tariff: Tariff, rated_power_w: Decimal,
+                  max_amount: Decimal | None = None) -> SessionBill:
+    """Bill the session from its start reading to its stop reading; every line rounded once.
+
+    With `max_amount` (what the session could cost at most, fixed at Start), a total that
+    per-line rounding took above it is capped there.
+    """
     verdict = billable_energy(readings, rated_power_w)
     lines = split_by_tariff_period(billed_series(readings, verdict), tariff)
-    return SessionBill(verdict.billable_wh, tuple(lines), tuple(service_fee_lines(lines, tariff)),
-                       verdict.anomalies, verdict.needs_review)
+    fees = service_fee_lines(lines, tariff)
+    cap = cap_bill(bill_total([*lines, *fees]), max_amount)
+    return SessionBill(verdict.billable_wh, tuple(lines), tuple(fees), verdict.anomalies, verdict.needs_review, cap)
 
 
 def billed_series(readings: Sequence[Reading], verdict: EnergyVerdict) -> list[tuple[datetime, int]]:

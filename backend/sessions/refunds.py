@@ -13,7 +13,9 @@ from billing.ledger.models import JournalEntry, Posting
 from billing.payments.models import HoldStatus
 from billing.payments.refunds import refund as refund_card
 from billing.payments.refunds import refunded_total
-from billing.wallet.service import wallet_account
+from billing.wallet.service import lock_wallet
+
+ZERO = Decimal("0.00")
 
 
 class SessionRefund(SQLModel):
@@ -27,22 +29,36 @@ class RefundNotPossible(Conflict):
 
 
 def refund_session(db: Session, session: UsageSession, amount: Decimal | None, reason: str, provider) -> Decimal:
-    """Give money back the way the session was paid: to the card for a captured hold, else to the wallet."""
+    """Give money back the way the session was paid: to the card for what a hold captured, the rest to the wallet.
+
+    Decided under the vendor's wallet lock, so refunds sent at the same moment never add up to
+    more than the session cost.
+    """
+    lock_wallet(db, session.vendor_id)
     if session.status != SessionStatus.completed:
         raise RefundNotPossible(f"session {session.id} is {session.status.value}; only settled sessions are refunded")
     left = billed_so_far(db, session) - refunded(db, session)
     amount = left if amount is None else amount
     if left <= 0 or amount > left:
-        raise RefundNotPossible(f"¥{max(left, Decimal('0.00'))} of session {session.id} can still be refunded")
-    hold = hold_of(db, session.id)
-    if hold is not None and hold.status == HoldStatus.captured and hasattr(provider, "refund"):
-        refund_card(db, hold, min(amount, hold.captured_amount), reason, provider)
-    else:
+        raise RefundNotPossible(f"¥{max(left, ZERO)} of session {session.id} can still be refunded")
+    to_card = _card_share(db, session, amount, provider)
+    if to_card:
+        refund_card(db, hold_of(db, session.id), to_card, reason, provider)
+    if amount > to_card:
         count = len(list(db.exec(_refund_entries(session))))
         ledger.transfer(db, f"session-refund:{session.id}:{count + 1}", "session_refund",
-                        ledger.account(db, ledger.REVENUE, "revenue"), wallet_account(db, session.vendor_id), amount,
-                        memo=f"refund of session {session.id}: {reason}"[:255], session_id=session.id)
+                        ledger.account(db, ledger.REVENUE, "revenue"), lock_wallet(db, session.vendor_id),
+                        amount - to_card, memo=f"refund of session {session.id}: {reason}"[:255],
+                        session_id=session.id)
     return amount
+
+
+def _card_share(db: Session, session: UsageSession, amount: Decimal, provider) -> Decimal:
+    """How much of a refund goes back to the card: what the hold captured and was not refunded yet."""
+    hold = hold_of(db, session.id)
+    if hold is None or hold.status != HoldStatus.captured or not hasattr(provider, "refund"):
+        return ZERO
+    return min(amount, hold.captured_amount - refunded_total(db, hold.payment_intent_id))
 
 
 def refunded(db: Session, session: UsageSession) -> Decimal:

@@ -4,17 +4,18 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound
+from backend.core.rows import insert_once, lock_row
 from backend.meters.orders import RelayOrder, queue_order
 from backend.points import service as points
 from backend.meters.models import Reading as MeterReading
 from backend.points.models import Meter, Outlet
 from backend.points.rules import refusal_to_serve
 from backend.sessions.models import (
+    OPEN_SESSION_SQL,
     OPEN_STATUSES,
     SessionStatus,
     StopReason,
@@ -26,10 +27,12 @@ from backend.sessions.models import BillLine
 from backend.sessions.pricing import SessionBill, price_session, price_so_far
 from backend.tariffs.service import get_tariff, price_now, tariff_engine
 from backend.users.models import Role, User
-from billing.pricing import energy_affordable, energy_amount
+from billing.budget import SessionBudget, session_budget
+from billing.pricing import energy_amount
 from billing.payments import holds
 from billing.payments.models import Hold, HoldStatus
-from billing.wallet.service import charge_adjustment, charge_session, wallet_balance
+from billing.tariffs import Tariff as TariffEngine
+from billing.wallet.service import charge_adjustment, charge_session, lock_wallet, wallet_balance
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,8 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     """Open a session on the scanned outlet and order its relay closed.
 
     With `hold_amount`, the vendor pays by card: that amount is held on the card (via `provider`)
-    and buys the energy limit; otherwise the wallet's spendable balance does.
+    and buys the energy limit; otherwise the wallet's spendable balance does. Either way the
+    limit covers every fee, so the meter cuts off before the money runs out.
     """
     if vendor.role != Role.vendor:
         raise NotAVendor("only vendor accounts can switch power on")
@@ -87,22 +91,41 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     tariff = get_tariff(db, point.tariff_id)
     if hold_amount is not None and not hasattr(provider, "authorize"):
         raise CardPaymentsUnavailable("card payments are not set up here; pay from your wallet")
-    spendable = hold_amount if hold_amount is not None else spendable_balance(db, vendor.id)
-    if hold_amount is None and spendable < min_balance:
-        raise InsufficientBalance(f"balance {spendable} yuan is below the {min_balance} yuan needed to start")
     now = utcnow()
-    # The limit assumes the dearest price ahead, so the meter cuts off before the money runs out.
-    dearest = tariff_engine(tariff).highest_price_from(now)
     session = UsageSession(outlet_id=outlet.id, point_id=point.id, meter_id=meter.id, vendor_id=vendor.id,
                            channel=outlet.channel, tariff_id=tariff.id,
-                           price_per_kwh=price_now(tariff, now).price_per_kwh,
-                           energy_limit_wh=energy_affordable(spendable, dearest), start_cmd_id=_cmd_id())
-    _insert_claiming_outlet(db, session)
-    if hold_amount is not None:
+                           price_per_kwh=price_now(tariff, now).price_per_kwh, energy_limit_wh=0,
+                           start_cmd_id=_cmd_id())
+    # The outlet is claimed before the wallet is locked: every transaction takes a session before its wallet.
+    session = _insert_claiming_outlet(db, session)
+    engine = tariff_engine(tariff)
+    if hold_amount is None:
+        budget = _wallet_budget(db, vendor.id, min_balance, engine, now)
+    else:
+        budget = _budget_or_refusal(hold_amount, "the card hold", engine, now)
         holds.place_hold(db, vendor.id, hold_amount, provider, session_id=session.id,
                          idempotency_key=f"hold:session:{session.id}")
+    session.energy_limit_wh, session.max_amount = budget.energy_limit_wh, budget.max_amount
     _order(db, meter, session, "close", session.start_cmd_id, _start_deadline(session, command_timeout))
     return session
+
+
+def _wallet_budget(db: Session, vendor_id: int, min_balance: Decimal, tariff: TariffEngine,
+                   now: datetime) -> SessionBudget:
+    """What the wallet's free money buys, decided while the wallet is locked."""
+    lock_wallet(db, vendor_id)
+    spendable = spendable_balance(db, vendor_id)
+    if spendable < min_balance:
+        raise InsufficientBalance(f"balance ¥{spendable} is below the ¥{min_balance} needed to start")
+    return _budget_or_refusal(spendable, "your balance", tariff, now)
+
+
+def _budget_or_refusal(money: Decimal, source: str, tariff: TariffEngine, now: datetime) -> SessionBudget:
+    budget = session_budget(money, tariff, now)
+    if not budget.buys_energy:
+        raise InsufficientBalance(f"{source} of ¥{money} does not cover the ¥{budget.session_fee} per-session "
+                                  f"service fee and any energy")
+    return budget
 
 
 def outlet_refusal(db: Session, outlet: Outlet) -> Conflict | None:
@@ -118,22 +141,26 @@ def outlet_refusal(db: Session, outlet: Outlet) -> Conflict | None:
     return None
 
 
-def _insert_claiming_outlet(db: Session, session: UsageSession) -> None:
-    try:
-        with db.begin_nested():
-            db.add(session)
-            db.flush()
-    except IntegrityError:
-        raise OutletBusy(f"outlet {session.channel} is in use by another session") from None
+def _insert_claiming_outlet(db: Session, session: UsageSession) -> UsageSession:
+    """Insert the session unless its outlet has an open one: the unique index decides, not an earlier read."""
+    if not insert_once(db, session, "outlet_id", where=OPEN_SESSION_SQL):
+        raise OutletBusy(f"outlet {session.channel} is in use by another session")
+    return db.exec(select(UsageSession).where(UsageSession.start_cmd_id == session.start_cmd_id)).one()
 
 
 def spendable_balance(db: Session, vendor_id: int) -> Decimal:
-    """The wallet balance less what the vendor's other open sessions may still spend."""
+    """The wallet balance less what the vendor's open sessions may still spend.
+
+    Exact only while the wallet is locked (`lock_wallet`); otherwise it is a display figure.
+    """
     reserved = sum((_most_it_can_cost(db, s) for s in _open_sessions_of(db, vendor_id)), Decimal("0.00"))
     return wallet_balance(db, vendor_id) - reserved
 
 
 def _most_it_can_cost(db: Session, session: UsageSession) -> Decimal:
+    if session.max_amount is not None:
+        return session.max_amount
+    # Sessions started before max_amount was recorded (migration 0008).
     dearest = tariff_engine(get_tariff(db, session.tariff_id)).highest_price_from(as_utc(session.requested_at))
     return energy_amount(session.energy_limit_wh, dearest)
 
@@ -152,18 +179,53 @@ def open_session_on_outlet(db: Session, outlet_id: int) -> UsageSession | None:
 
 
 def request_stop(db: Session, actor: User, session_id: int, command_timeout: int) -> UsageSession:
-    """Order the relay open; a repeated stop re-sends the same command."""
-    session = visible_session(db, actor, session_id)
-    if session.status not in (SessionStatus.starting, SessionStatus.active, SessionStatus.stopping):
+    """Order the relay open; a repeated stop re-sends the same command.
+
+    Who may stop: the session's vendor, any operator, and the applicant of the session's point
+    (closing time, safety); the stop reason records which of them it was.
+    """
+    session = locked_session(db, visible_session(db, actor, session_id).id)
+    if not session.status.is_open:
         raise SessionNotStoppable(f"session {session_id} is {session.status.value}")
     if session.status != SessionStatus.stopping:
-        session.status = SessionStatus.stopping
-        session.stop_cmd_id = _cmd_id()
-        session.stop_requested_at = utcnow()
-        session.stop_reason = StopReason.vendor if actor.id == session.vendor_id else StopReason.remote
+        _begin_stop(session, _stopped_by(actor, session), utcnow())
     _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
            _stop_deadline(session, command_timeout))
     return session
+
+
+def _stopped_by(actor: User, session: UsageSession) -> StopReason:
+    if actor.id == session.vendor_id:
+        return StopReason.vendor
+    return StopReason.applicant if actor.role == Role.applicant else StopReason.remote
+
+
+def _begin_stop(session: UsageSession, reason: StopReason, now: datetime) -> None:
+    session.status = SessionStatus.stopping
+    session.stop_cmd_id = _cmd_id()
+    session.stop_requested_at = now
+    session.stop_reason = reason
+
+
+def stop_sessions_at_point(db: Session, point_id: int, reason: StopReason, timeout: int) -> list[UsageSession]:
+    """End every open session of a point that closed or expired, through the normal stop path."""
+    query = select(UsageSession.id).where(UsageSession.point_id == point_id, UsageSession.status.in_(OPEN_STATUSES))
+    stopped = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.status in (SessionStatus.starting, SessionStatus.active):
+            _begin_stop(session, reason, utcnow())
+        if session.status == SessionStatus.stopping:
+            _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+                   _stop_deadline(session, timeout))
+            stopped.append(session)
+    return stopped
+
+
+def locked_session(db: Session, session_id: int) -> UsageSession:
+    """The session as committed now, held until the transaction ends: its state changes one at a time."""
+    lock_row(db, UsageSession, session_id)
+    return db.get(UsageSession, session_id, populate_existing=True)
 
 
 def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok: bool, reason: str | None,
@@ -175,6 +237,7 @@ def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok
         if not cmd_id.startswith("rc-"):  # reconciliation orders belong to no session's lifecycle
             log.warning("ack for unknown command %s from meter %s", cmd_id, meter.serial)
         return None
+    session = locked_session(db, session.id)
     if action == "close":
         _close_acknowledged(session, ok, reason, register_wh, at, boot_id, seq)
     elif ok and session.status in (SessionStatus.active, SessionStatus.stopping):
@@ -203,6 +266,8 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
                    at: datetime, boot_id: str | None = None, seq: int | None = None) -> UsageSession | None:
     """The meter opened the relay itself (limit reached, fault); close and settle."""
     session = db.get(UsageSession, session_id)
+    if session is not None:
+        session = locked_session(db, session_id)
     if session is None or session.meter_id != meter.id or session.channel != channel:
         log.warning("meter %s ended unknown session %s on channel %s", meter.serial, session_id, channel)
         # Nothing of ours to end; confirm anyway, so the meter stops repeating its record.
@@ -229,9 +294,7 @@ def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datet
 
 def settle_session(db: Session, session: UsageSession) -> SessionBill:
     """Price the session's readings per tariff period and debit the wallet; once per session."""
-    outlet = db.get(Outlet, session.outlet_id)
-    bill = price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
-                         outlet_rated_power_w(outlet.rated_current_a))
+    bill = _price(db, session)
     session.energy_wh, session.amount = bill.energy_wh, bill.total
     if bill.needs_review or bill.anomalies:
         session.needs_review = bill.needs_review
@@ -247,9 +310,8 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
 
 def adjust_after_late_reading(db: Session, session: UsageSession) -> Decimal:
     """Re-price a settled session with a reading that arrived late; post the difference, never edit the past."""
-    outlet = db.get(Outlet, session.outlet_id)
-    bill = price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
-                         outlet_rated_power_w(outlet.rated_current_a))
+    session = locked_session(db, session.id)
+    bill = _price(db, session)
     difference = bill.total - billed_so_far(db, session)
     if difference:
         entry_key = f"adjust:{session.id}:{_adjustment_count(db, session) + 1}"
@@ -258,6 +320,12 @@ def adjust_after_late_reading(db: Session, session: UsageSession) -> Decimal:
                         energy_wh=None, unit_price=difference, amount=difference))
         log.info("session %s re-priced after a late reading: %+.2f yuan", session.id, difference)
     return difference
+
+
+def _price(db: Session, session: UsageSession) -> SessionBill:
+    outlet = db.get(Outlet, session.outlet_id)
+    return price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
+                         outlet_rated_power_w(outlet.rated_current_a), session.max_amount)
 
 
 def billed_so_far(db: Session, session: UsageSession) -> Decimal:
@@ -293,10 +361,9 @@ def stop_sessions_with_expiring_holds(db: Session, now: datetime, timeout: int) 
     """Stop card-paid sessions whose hold nears Stripe's 7-day limit, so they settle before it lapses."""
     stopped = []
     for hold in holds.holds_near_expiry(db, now):
-        session = db.get(UsageSession, hold.session_id) if hold.session_id else None
+        session = locked_session(db, hold.session_id) if hold.session_id else None
         if session is not None and session.status in (SessionStatus.starting, SessionStatus.active):
-            session.status, session.stop_cmd_id = SessionStatus.stopping, _cmd_id()
-            session.stop_requested_at, session.stop_reason = now, StopReason.remote
+            _begin_stop(session, StopReason.remote, now)
             session.review_note = "stopped by the platform: its card hold was about to expire"
             _order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
                    _stop_deadline(session, timeout))
@@ -333,6 +400,9 @@ def _store_lines(db: Session, session: UsageSession, bill: SessionBill) -> None:
     for fee in bill.fees:
         db.add(BillLine(session_id=session.id, kind="service_fee", period=fee.basis, version=fee.version,
                         energy_wh=fee.energy_wh, unit_price=fee.unit_price, amount=fee.amount))
+    if bill.cap:
+        db.add(BillLine(session_id=session.id, kind="cap", period="max_amount", version="", energy_wh=None,
+                        unit_price=session.max_amount, amount=-bill.cap))
 
 
 def record_live_reading(db: Session, session: UsageSession, register_wh: int, power_w: float,
@@ -420,10 +490,14 @@ def _cmd_id() -> str:
 def expire_unacknowledged_starts(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
     """Fail sessions whose start the meter never acknowledged, and make sure the relay is open."""
     cutoff = now - timedelta(seconds=timeout)
-    query = select(UsageSession).where(UsageSession.status == SessionStatus.starting,
-                                       UsageSession.requested_at < cutoff)
-    failed = list(db.exec(query))
-    for session in failed:
+    query = select(UsageSession.id).where(UsageSession.status == SessionStatus.starting,
+                                          UsageSession.requested_at < cutoff)
+    failed = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.status != SessionStatus.starting:
+            continue  # its ack arrived meanwhile
+        failed.append(session)
         session.status = SessionStatus.failed
         session.failure_reason = f"the meter did not acknowledge the start within {timeout} s; nothing was charged"
         session.ended_at = now
@@ -465,11 +539,15 @@ def resend_stops_after_reconnect(db: Session, meter: Meter, timeout: int) -> lis
 
 def report_unacknowledged_stops(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
     """A stop the meter did not acknowledge by its deadline is reported to the vendor and the operator."""
-    query = select(UsageSession).where(UsageSession.status == SessionStatus.stopping,
-                                       UsageSession.stop_requested_at < now - timedelta(seconds=timeout),
-                                       UsageSession.needs_review.is_(False))
-    late = list(db.exec(query))
-    for session in late:
+    query = select(UsageSession.id).where(UsageSession.status == SessionStatus.stopping,
+                                          UsageSession.stop_requested_at < now - timedelta(seconds=timeout),
+                                          UsageSession.needs_review.is_(False))
+    late = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.status != SessionStatus.stopping or session.needs_review:
+            continue
+        late.append(session)
         session.needs_review = True
         session.failure_reason = ("the meter has not confirmed switching off; billing waits for its reading, "
                                   "and an operator has been alerted")
@@ -481,6 +559,9 @@ def report_unacknowledged_stops(db: Session, now: datetime, timeout: int) -> lis
 def finish_from_reading(db: Session, session: UsageSession, register_wh: int, at: datetime, boot_id: str,
                         seq: int) -> None:
     """The meter reports the relay open while the session is open: its stop record never came; end it here."""
+    session = locked_session(db, session.id)
+    if session.status not in (SessionStatus.active, SessionStatus.stopping):
+        return
     log.warning("session %s: meter reports relay open without a stop record; ending it at %s Wh",
                 session.id, register_wh)
     session.review_note = "ended from a reading that showed the relay open (no ack or stop record arrived)"

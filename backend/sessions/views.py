@@ -10,6 +10,7 @@ def session_public(session: UsageSession) -> SessionPublic:
     return SessionPublic(
         id=session.id, outlet_id=session.outlet_id, point_id=session.point_id, channel=session.channel,
         status=session.status, price_per_kwh=session.price_per_kwh, energy_limit_wh=session.energy_limit_wh,
+        max_amount=session.max_amount,
         requested_at=as_utc(session.requested_at), started_at=_utc(session.started_at),
         ended_at=_utc(session.ended_at),
         start_register_wh=session.start_register_wh, stop_register_wh=session.stop_register_wh,

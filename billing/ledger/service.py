@@ -4,6 +4,7 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from backend.core.rows import insert_once, lock_row
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 
 REVENUE = "revenue:electricity"
@@ -19,30 +20,42 @@ def find_account(db: Session, code: str) -> LedgerAccount | None:
 
 
 def account(db: Session, code: str, kind: str, user_id: int | None = None) -> LedgerAccount:
-    """The account with this code, created on first use."""
+    """The account with this code, created on first use (by one of any number of racing transactions)."""
     found = find_account(db, code)
     if found is None:
-        found = LedgerAccount(code=code, kind=kind, user_id=user_id)
-        db.add(found)
-        db.flush()
+        insert_once(db, LedgerAccount(code=code, kind=kind, user_id=user_id), "code")
+        found = find_account(db, code)
+    return found
+
+
+def locked_account(db: Session, code: str, kind: str, user_id: int | None = None) -> LedgerAccount:
+    """The account, held until the transaction ends: decisions about its money are made one at a time."""
+    found = account(db, code, kind, user_id)
+    lock_row(db, LedgerAccount, found.id)
     return found
 
 
 def post(db: Session, key: str, kind: str, legs: list[tuple[LedgerAccount, Decimal]],
          memo: str = "", session_id: int | None = None) -> JournalEntry:
     """Write a balanced entry once; a repeat with the same key returns the first one."""
-    existing = db.exec(select(JournalEntry).where(JournalEntry.idempotency_key == key)).first()
+    existing = _entry(db, key)
     if existing is not None:
         return existing
     if sum((amount for _, amount in legs), Decimal(0)) != 0:
         raise UnbalancedEntry(f"entry {key} does not balance: {legs}")
-    entry = JournalEntry(idempotency_key=key, kind=kind, memo=memo, session_id=session_id)
-    db.add(entry)
-    db.flush()
+    written = insert_once(db, JournalEntry(idempotency_key=key, kind=kind, memo=memo, session_id=session_id),
+                          "idempotency_key")
+    entry = _entry(db, key)
+    if not written:
+        return entry  # another transaction wrote this key between our look and our insert
     for acct, amount in legs:
         db.add(Posting(entry_id=entry.id, account_id=acct.id, amount=amount))
     db.flush()
     return entry
+
+
+def _entry(db: Session, key: str) -> JournalEntry | None:
+    return db.exec(select(JournalEntry).where(JournalEntry.idempotency_key == key)).first()
 
 
 def transfer(db: Session, key: str, kind: str, source: LedgerAccount, target: LedgerAccount,

@@ -16,10 +16,10 @@ from backend.core.clock import utcnow
 from backend.core.errors import Conflict, ScanPowerError
 from billing.ledger import service as ledger
 from billing.payments.models import Hold, HoldStatus
-from billing.payments.repository import insert_once
+from backend.core.rows import insert_once
 from billing.payments.service import PaymentDeclined, clearing_account
 from billing.payments.stripe_provider import StripeProvider
-from billing.wallet.service import wallet_account
+from billing.wallet.service import lock_wallet, wallet_account
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: Str
     """Charge a session's settled amount: by card when Stripe allows it, else from the wallet."""
     if settled_amount < 0:
         raise ValueError(f"a settled amount cannot be negative: {settled_amount}")
+    hold = _locked(db, hold)
     if not hold.status.is_open:
         if hold.settled_amount == settled_amount:
             return hold  # a retry of a settlement already done
@@ -79,6 +80,7 @@ def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: Str
 
 def release_hold(db: Session, hold: Hold, provider: StripeProvider) -> Hold:
     """Give the whole reservation back: the session never started."""
+    hold = _locked(db, hold)
     if hold.status is HoldStatus.released:
         return hold
     if not hold.status.is_open:
@@ -97,6 +99,8 @@ def holds_near_expiry(db: Session, now: datetime) -> list[Hold]:
 def mark_hold_canceled(db: Session, payment_intent_id: str, reason: str) -> Hold | None:
     """Stripe canceled an open hold (it lapsed, or was canceled in the dashboard)."""
     hold = hold_by_intent(db, payment_intent_id)
+    if hold is not None:
+        hold = _locked(db, hold)
     if hold is not None and hold.status.is_open:
         log.warning("hold %s (%s) canceled by Stripe: %s", hold.id, payment_intent_id, reason)
         _close(db, hold, HoldStatus.canceled, Decimal("0.00"), Decimal("0.00"))
@@ -106,6 +110,12 @@ def mark_hold_canceled(db: Session, payment_intent_id: str, reason: str) -> Hold
 def hold_by_intent(db: Session, payment_intent_id: str) -> Hold | None:
     query = select(Hold).where(Hold.payment_intent_id == payment_intent_id).execution_options(populate_existing=True)
     return db.exec(query).first()
+
+
+def _locked(db: Session, hold: Hold) -> Hold:
+    """The hold as committed now, with its vendor's wallet locked: it is settled once."""
+    lock_wallet(db, hold.user_id)
+    return hold_by_intent(db, hold.payment_intent_id)
 
 
 def _close(db: Session, hold: Hold, status: HoldStatus, by_card: Decimal, from_wallet: Decimal) -> Hold:

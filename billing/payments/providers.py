@@ -1,4 +1,5 @@
 """Payment providers; the demo one succeeds at once and moves no real money."""
+import hashlib
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ class Charge:
 class PaymentProvider(Protocol):
     name: str
 
-    def charge(self, user_id: int, amount: Decimal) -> Charge: ...
+    def charge(self, user_id: int, amount: Decimal, idempotency_key: str | None = None) -> Charge: ...
 
 
 class DemoProvider:
@@ -23,5 +24,7 @@ class DemoProvider:
 
     name = "demo"
 
-    def charge(self, user_id: int, amount: Decimal) -> Charge:
-        return Charge(external_id=f"demo_{uuid.uuid4().hex}", succeeded=True)
+    def charge(self, user_id: int, amount: Decimal, idempotency_key: str | None = None) -> Charge:
+        # Like a real provider: the same key names the same payment.
+        made = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else uuid.uuid4().hex
+        return Charge(external_id=f"demo_{made}", succeeded=True)

@@ -15,10 +15,10 @@ from billing.ledger import service as ledger
 from billing.ledger.models import LedgerAccount
 from billing.payments.holds import hold_by_intent
 from billing.payments.models import Hold, HoldStatus, Payment, PaymentStatus, Refund
-from billing.payments.repository import insert_once
+from backend.core.rows import insert_once
 from billing.payments.service import clearing_account, payment_by_external_id
 from billing.payments.stripe_provider import StripeProvider, StripeRefund, to_fen
-from billing.wallet.service import wallet_account, wallet_balance
+from billing.wallet.service import lock_wallet, wallet_account, wallet_balance
 
 log = logging.getLogger(__name__)
 REFUNDED_IN_STRIPE = "refunded in Stripe"
@@ -46,6 +46,7 @@ class _Refundable:
 def refund(db: Session, target: Payment | Hold, amount: Decimal | None, reason: str,
            provider: StripeProvider) -> Refund:
     """Send `amount` (None: all that is left) back to the card and book it."""
+    lock_wallet(db, target.user_id)  # refunds of one payment are decided one at a time
     source = _refundable(db, target)
     left = source.paid - refunded_total(db, source.payment_intent_id)
     amount = left if amount is None else amount
@@ -79,6 +80,7 @@ def reconcile_refunds(db: Session, payment_intent_id: str, charge: dict, provide
     if target is None:
         log.info("charge.refunded for %s, which is not ours", payment_intent_id)
         return []
+    lock_wallet(db, target.user_id)
     known = set(db.exec(select(Refund.external_id).where(Refund.payment_intent_id == payment_intent_id)))
     paid = _refundable(db, target).paid
     booked = []

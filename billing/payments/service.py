@@ -7,17 +7,21 @@ from billing.ledger import service as ledger
 from billing.ledger.models import LedgerAccount
 from billing.payments.models import Payment, PaymentStatus
 from billing.payments.providers import PaymentProvider
-from billing.payments.repository import insert_once
-from billing.wallet.service import wallet_account
+from backend.core.rows import insert_once
+from billing.wallet.service import lock_wallet
 
 
 class PaymentDeclined(ScanPowerError):
     status_code = 402
 
 
-def top_up(db: Session, user_id: int, amount: Decimal, provider: PaymentProvider) -> Payment:
-    """Charge the provider and credit the wallet through the provider's clearing account."""
-    charge = provider.charge(user_id, amount)
+def top_up(db: Session, user_id: int, amount: Decimal, provider: PaymentProvider,
+           idempotency_key: str | None = None) -> Payment:
+    """Charge the provider and credit the wallet through the provider's clearing account.
+
+    With `idempotency_key`, a repeat of the same top-up charges once (the provider sees the key).
+    """
+    charge = provider.charge(user_id, amount, idempotency_key)
     if not charge.succeeded:
         record_failed_payment(db, user_id, provider.name, charge.external_id, amount)
         raise PaymentDeclined(charge.reason or "the payment was declined")
@@ -31,12 +35,13 @@ def credit_top_up(db: Session, user_id: int, provider: str, external_id: str, am
     either order or at the same time; the unique external id and the ledger key make the
     second one a no-op.
     """
+    wallet = lock_wallet(db, user_id)
     insert_once(db, Payment(user_id=user_id, provider=provider, external_id=external_id, amount=amount,
                             status=PaymentStatus.succeeded), "external_id")
     payment = payment_by_external_id(db, external_id)
     payment.status = PaymentStatus.succeeded  # a retried PaymentIntent can succeed after failing
     ledger.transfer(db, f"topup:{external_id}", "top_up", clearing_account(db, provider),
-                    wallet_account(db, user_id), payment.amount, memo=f"top-up via {provider}")
+                    wallet, payment.amount, memo=f"top-up via {provider}")
     db.flush()
     return payment
 

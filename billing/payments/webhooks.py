@@ -15,7 +15,7 @@ from backend.core.clock import utcnow
 from billing.payments.holds import mark_hold_canceled
 from billing.payments.models import StripeEvent
 from billing.payments.refunds import reconcile_refunds
-from billing.payments.repository import insert_once
+from backend.core.rows import insert_once
 from billing.payments.service import credit_top_up, record_failed_payment
 from billing.payments.stripe_provider import PURPOSE_HOLD, PURPOSE_TOP_UP, StripeProvider, from_fen
 

@@ -59,6 +59,9 @@ class TariffVersion(BaseModel, frozen=True, extra="forbid"):
     def lowest_price(self) -> Decimal:
         return self.price_per_kwh if self.time_of_use is None else self.time_of_use.lowest_price()
 
+    def session_fee(self) -> Decimal:
+        return self.service_fee.per_session if self.service_fee and self.service_fee.per_session else Decimal("0.00")
+
     def highest_price(self) -> Decimal:
         """The dearest energy price of this version plus its per-kWh service fee."""
         energy = self.price_per_kwh if self.time_of_use is None else self.time_of_use.highest_price()
@@ -91,9 +94,16 @@ class Tariff(BaseModel, frozen=True, extra="forbid"):
 
     def highest_price_from(self, instant: datetime) -> Decimal:
         """The dearest price per kWh of any version in effect at or after `instant`."""
+        return max(version.highest_price() for version in self._versions_from(instant))
+
+    def highest_session_fee_from(self, instant: datetime) -> Decimal:
+        """The largest per-session service fee of any version in effect at or after `instant`."""
+        return max(version.session_fee() for version in self._versions_from(instant))
+
+    def _versions_from(self, instant: datetime) -> list[TariffVersion]:
         current = [v for v in self.versions if v.effective_from <= instant][-1:]
         later = [v for v in self.versions if v.effective_from > instant]
-        return max(version.highest_price() for version in (current + later or list(self.versions)))
+        return current + later or list(self.versions)
 
     def version_labelled(self, label: str) -> TariffVersion:
         return next(version for version in self.versions if version.label == label)

@@ -8,26 +8,40 @@ from billing.ledger.models import LedgerAccount
 
 
 def wallet_account(db: Session, user_id: int) -> LedgerAccount:
-    return ledger.account(db, f"wallet:{user_id}", "vendor_wallet", user_id)
+    return ledger.account(db, _code(user_id), "vendor_wallet", user_id)
+
+
+def lock_wallet(db: Session, user_id: int) -> LedgerAccount:
+    """Hold the vendor's wallet until the transaction ends.
+
+    Every operation that moves or commits a vendor's money takes this lock before it reads
+    the balance, so no interleaving of starts, settlements, top-ups, withdrawals, refunds and
+    holds can spend the same money twice. Lock order: a session's row first, then its wallet.
+    """
+    return ledger.locked_account(db, _code(user_id), "vendor_wallet", user_id)
+
+
+def _code(user_id: int) -> str:
+    return f"wallet:{user_id}"
 
 
 def wallet_balance(db: Session, user_id: int) -> Decimal:
     """The balance; reading it writes nothing, even for a wallet never used."""
-    found = ledger.find_account(db, f"wallet:{user_id}")
+    found = ledger.find_account(db, _code(user_id))
     return ledger.balance(db, found) if found is not None else Decimal("0.00")
 
 
 def charge_session(db: Session, user_id: int, session_id: int, amount: Decimal) -> None:
     """Debit a settled session from the wallet to revenue; once per session."""
     revenue = ledger.account(db, ledger.REVENUE, "revenue")
-    ledger.transfer(db, f"settle:{session_id}", "settlement", wallet_account(db, user_id), revenue,
+    ledger.transfer(db, f"settle:{session_id}", "settlement", lock_wallet(db, user_id), revenue,
                     amount, memo=f"session {session_id}", session_id=session_id)
 
 
 def charge_adjustment(db: Session, user_id: int, session_id: int, difference: Decimal, key: str) -> None:
     """Post a settled session's correction: positive debits the wallet, negative credits it back."""
     revenue = ledger.account(db, ledger.REVENUE, "revenue")
-    wallet = wallet_account(db, user_id)
+    wallet = lock_wallet(db, user_id)
     source, target = (wallet, revenue) if difference > 0 else (revenue, wallet)
     ledger.transfer(db, key, "adjustment", source, target, abs(difference),
                     memo=f"session {session_id}: re-priced after a late reading", session_id=session_id)

@@ -34,3 +34,13 @@ def test_top_up_never_redirects_off_site(vendor):
 
 def test_only_vendors_top_up(applicant):
     assert applicant.post("/wallet/top-up", data={"amount": "5"}).status_code == 403
+
+
+def test_a_top_up_form_sent_twice_credits_once(vendor, world, db):
+    page = vendor.get("/me").text
+    key = page.split('name="request_key" value="', 1)[1][:32]
+    for _ in range(2):  # a double tap, or a resend after the answer was lost
+        vendor.post("/wallet/top-up", data={"amount": "20", "next": "/me", "request_key": key})
+    assert wallet_balance(db, world.vendor_id) == Decimal("70.00")
+    vendor.post("/wallet/top-up", data={"amount": "20", "next": "/me"})  # a new form is a new top-up
+    assert wallet_balance(db, world.vendor_id) == Decimal("90.00")

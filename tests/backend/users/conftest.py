@@ -1,17 +1,11 @@
 """The real app on the test database, a clock the tests move, known accounts, and clients from chosen addresses."""
-import threading
-import time
-from contextlib import contextmanager
-
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backend.app import create_app
 from backend.meters.orders import RecordingSink
 from backend.users.models import Role
-from device_gateway.embedded_broker import free_port
 from tests import factories
 from tests.clocks import MovableClock
 
@@ -51,22 +45,3 @@ def vendor(engine):
 
 def sign_in(http, phone: str, password: str = PASSWORD):
     return http.post("/api/v1/auth/token", data={"username": phone, "password": password})
-
-
-@contextmanager
-def serving(app):
-    """The app behind a real uvicorn on a free local port; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, proxy_headers=False))
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.backend.users.conftest import client_from, serving, sign_in
+from tests.backend.users.conftest import client_from, sign_in
+from tests.live_server import serve
 
 
 def test_200_wrong_passwords_lock_the_number_and_even_the_right_one_waits_for_the_lock_out(client, vendor, clock):
@@ -63,7 +64,7 @@ def test_a_client_keeps_its_successes_out_of_the_count(client, vendor, settings)
 
 
 def test_a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit(app, vendor):
-    with serving(app) as url, ThreadPoolExecutor(max_workers=20) as pool:
+    with serve(app) as url, ThreadPoolExecutor(max_workers=20) as pool:
         def guess(n: int) -> int:
             with httpx.Client(base_url=url, timeout=60) as http:
                 return sign_in(http, vendor.phone, f"burst-{n}").status_code
