@@ -17,6 +17,7 @@ PHONE = "phone"
 CLIENT = "client"
 SIGN_UP = "sign-up"
 WRONG_CREDENTIALS = "wrong phone number or password"
+TAKEN = "this phone number is already registered; sign in instead"  # never repeats the number
 
 
 class PhoneAlreadyRegistered(Conflict):
@@ -73,14 +74,14 @@ def create_user(db: Session, phone: str, password: str, role: Role, name: str = 
     # Hashed before the look-up, so a taken number is answered no sooner than a free one.
     password_hash = hash_password(password)
     if db.exec(select(User).where(User.phone == phone)).first():
-        raise PhoneAlreadyRegistered("this phone number is already registered; sign in instead")
+        raise PhoneAlreadyRegistered(TAKEN)
     user = User(phone=phone, name=name, role=role, password_hash=password_hash)
     db.add(user)
     try:
         db.flush()
     except IntegrityError:
         # The same number signed up by a concurrent request; the caller's rollback undoes the rest.
-        raise PhoneAlreadyRegistered("this phone number is already registered; sign in instead") from None
+        raise PhoneAlreadyRegistered(TAKEN) from None
     return user
 
 
