@@ -62,7 +62,8 @@ def main() -> None:
         _, meter = factories.active_point(db, factories.user(db, Role.applicant), outlets=OUTLETS,
                                           price=Decimal("0.6"))
         db.commit()
-    rounds = [(baseline(engine, meter.id, args.messages, f"base{n}"), platform(engine, meter, args.messages, f"ours{n}"))
+    rounds = [(baseline(engine, meter.id, args.messages, f"base{n}"),
+               platform(engine, meter, args.messages, f"ours{n}"))
               for n in range(3)]
     base = statistics.median(r[0] for r in rounds)
     ours = statistics.median(r[1] for r in rounds)

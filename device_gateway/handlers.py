@@ -6,7 +6,7 @@ from backend.core.clock import utcnow
 from backend.meters import service as meters
 from backend.meters.service import OutletSample
 from backend.points.models import Meter
-from backend.sessions import service as sessions
+from backend.sessions import meter_events
 from device_gateway.protocol import (Ack, BadMessage, Message, SessionEnded, Status, Telemetry, Topics, decode,
                                      timestamp_problem)
 
@@ -29,12 +29,12 @@ def _apply(db: Session, meter: Meter, message: Message) -> None:
                                     [_sample(o) for o in message.outlets])
         case Ack():
             meters.set_presence(db, meter, True, message.boot_id)
-            sessions.command_acknowledged(db, meter, message.cmd_id, message.action, message.result == "ok",
+            meter_events.command_acknowledged(db, meter, message.cmd_id, message.action, message.result == "ok",
                                           message.reason, message.energy_wh, message.ts, message.boot_id,
                                           message.seq)
         case SessionEnded():
             meters.set_presence(db, meter, True, message.boot_id)
-            sessions.ended_by_meter(db, meter, message.ch, message.session_id, message.reason,
+            meter_events.ended_by_meter(db, meter, message.ch, message.session_id, message.reason,
                                     message.energy_wh, message.ts, message.boot_id, message.seq)
             if message.reason == "power_loss":
                 alarms.supply_lost(db, meter, message.ts)

@@ -166,7 +166,8 @@ class SimulatedMeter:
 
     def _execute(self, cmd: Command, now: datetime) -> Ack:
         outlet = self.outlets.get(cmd.ch)
-        if cmd.deadline < now:
+        # Too late to switch on (the vendor may have left); never too late to switch off.
+        if cmd.action == "close" and cmd.deadline < now:
             return self._ack(cmd, now, outlet.register_wh if outlet else 0, DEADLINE_PASSED)
         if outlet is None:
             return self._ack(cmd, now, 0, "no such channel")

@@ -1,5 +1,6 @@
 """Timed work (APScheduler): each job is one unit of work calling the same services as the API."""
 import logging
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
@@ -11,9 +12,9 @@ from backend.meters.orders import OrderSink
 from backend.points.closing import expire_points
 from backend.points.service import activate_points_with_meters_online
 from backend.app import payment_provider_for
-from backend.sessions.service import (capture_settled_holds, expire_unacknowledged_starts,
-                                      report_unacknowledged_stops, retry_unacknowledged_commands,
-                                      stop_sessions_with_expiring_holds)
+from backend.sessions.settlement import capture_settled_holds, reprice_late_sessions, settle_unconfirmed_stops
+from backend.sessions.timeouts import (expire_unacknowledged_starts, report_unacknowledged_stops,
+                                       retry_unacknowledged_commands, stop_sessions_with_expiring_holds)
 from backend.users.service import SignInLimits, forget_stale_sign_in_records
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
                       "interval", seconds=5, id="retry_commands")
     scheduler.add_job(job("report_unacknowledged_stops", lambda db: report_unacknowledged_stops(db, utcnow(), timeout)),
                       "interval", seconds=5, id="report_stops")
+    settle_after = timedelta(minutes=settings.unconfirmed_stop_settle_minutes)
+    scheduler.add_job(job("settle_unconfirmed_stops", lambda db: settle_unconfirmed_stops(db, utcnow(), settle_after)),
+                      "interval", minutes=1, id="settle_unconfirmed_stops")
+    scheduler.add_job(job("reprice_late_sessions", lambda db: reprice_late_sessions(db, utcnow())),
+                      "interval", seconds=5, id="reprice_late_sessions")
     limits = SignInLimits.of(settings)
     scheduler.add_job(job("forget_stale_sign_in_records",
                           lambda db: range(forget_stale_sign_in_records(db, utcnow(), limits))),

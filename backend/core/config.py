@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     min_start_balance: Decimal = Decimal("1.00")
     command_timeout_seconds: int = 30
+    # A stop the meter has not confirmed after this long is settled from its last reading (provisionally).
+    unconfirmed_stop_settle_minutes: int = 30
     log_level: str = "INFO"
     # Card payments: with no secret key the demo provider (which moves no money) is used.
     stripe_secret_key: str = ""

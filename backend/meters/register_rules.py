@@ -206,6 +206,41 @@ def billable_energy(
     return EnergyVerdict(total, tuple(anomalies), tuple(billed))
 
 
+@dataclass(frozen=True)
+class LiveTally:
+    """An open session's energy so far, advanced one reading at a time by the same rules as the bill."""
+
+    start: Reading
+    last: Reading
+    billed_to: int  # the highest Wh of the current counter already counted
+    energy_wh: int = 0
+    review: str = ""  # the first step that needs an operator's review, in words
+
+    @classmethod
+    def starting_at(cls, start: Reading) -> "LiveTally":
+        return cls(start, start, start.register_wh)
+
+
+def advance(tally: LiveTally, current: Reading, rated_power_w: Number, tolerance: Number = DEFAULT_TOLERANCE,
+            *, rollover_wh: int = ROLLOVER_WH) -> LiveTally:
+    """The tally after one more reading: never less energy than before, whatever the register did.
+
+    A repeated or out-of-order reading changes nothing; the final bill, which sees every reading
+    in order, may differ slightly from the live figure and is the one that counts.
+    """
+    step = classify_step(tally.last, current, rated_power_w, tolerance, rollover_wh=rollover_wh)
+    if step.kind in (StepKind.DUPLICATE, StepKind.OUT_OF_ORDER):
+        return tally
+    energy = _not_yet_billed(step.kind, tally.last, current, tally.billed_to, rollover_wh)
+    billed_to = _next_billed_to(step.kind, current, tally.billed_to)
+    cap = max_plausible_wh(rated_power_w, max(current.time - tally.start.time, timedelta(0)), tolerance)
+    if tally.energy_wh + energy > cap:
+        step, energy = Step(StepKind.IMPOSSIBLE_JUMP, 0, f"the session would reach {tally.energy_wh + energy} Wh, "
+                                                         f"more than the outlet can deliver ({cap} Wh)"), 0
+    review = tally.review or (step.reason if step.kind.needs_review else "")
+    return LiveTally(tally.start, current, billed_to, tally.energy_wh + energy, review)
+
+
 def energy_without_stop(
     readings: Sequence[Reading],
     rated_power_w: Number,

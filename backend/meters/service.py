@@ -3,6 +3,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -16,8 +17,10 @@ from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.service import activate_on_first_contact
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.alarms.service import evaluate_telemetry
+from backend.sessions import meter_events, settlement, timeouts
 from backend.sessions import service as sessions
-from backend.sessions.service import adjust_after_late_reading, record_live_reading
+from backend.meters.register_rules import Reading as RegisterReading
+from backend.sessions.live import record_live_reading
 
 RECONCILE_DEADLINE_SECONDS = 30
 
@@ -53,7 +56,8 @@ def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -
     if came_back:
         # Not on every message: the scheduler activates points whose validity starts while their meter is on.
         activate_on_first_contact(db, meter, local_today())
-        sessions.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
+        db.exec(update(Outlet).where(Outlet.meter_id == meter.id).values(relay_open_ordered_at=None))
+        timeouts.resend_stops_after_reconnect(db, meter, RECONCILE_DEADLINE_SECONDS)
         queue_order(db, limits_of(db, meter))
 
 
@@ -74,7 +78,9 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
     set_presence(db, meter, True, boot_id)
     open_by_channel = _active_sessions_by_channel(db, meter)
     owners = {s.channel: open_by_channel.get(s.channel) or _settled_session_named(db, meter, s, device_time)
-              or _starting_session_named(db, meter, s) for s in samples}
+              or _starting_session_named(db, meter, s)
+              or _revived_session_named(db, meter, s, RegisterReading(boot_id, seq, device_time, s.energy_wh))
+              for s in samples}
     new_channels = _insert_readings(db, meter, boot_id, seq, device_time, samples, owners)
     for sample in samples:
         if sample.channel not in new_channels:
@@ -82,7 +88,7 @@ def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_t
         if (session := open_by_channel.get(sample.channel)) is not None:
             _reported_for_open_session(db, session, sample, device_time, boot_id, seq)
         elif (late := owners[sample.channel]) is not None and late.status == SessionStatus.completed:
-            adjust_after_late_reading(db, late)
+            settlement.reprice_later(late, utcnow())
         elif late is not None:
             continue  # read before its start ack was applied (another gateway instance has it); kept for the bill
         elif sample.relay_closed:
@@ -96,18 +102,28 @@ def _reported_for_open_session(db: Session, session: UsageSession, sample: Outle
                                boot_id: str, seq: int) -> None:
     """Live figures while the relay is closed; a relay reported open ends a session whose stop never came."""
     if sample.relay_closed or sample.session_id not in (None, session.id):
-        record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time)
+        record_live_reading(db, session, sample.energy_wh, sample.power_w, device_time, boot_id, seq)
     else:
-        sessions.finish_from_reading(db, session, sample.energy_wh, device_time, boot_id, seq)
+        meter_events.finish_from_reading(db, session, sample.energy_wh, device_time, boot_id, seq)
 
 
 def _closed_without_session(db: Session, meter: Meter, sample: OutletSample) -> None:
-    """Power flowing that nobody pays for: order the relay open (desired state wins)."""
+    """Power flowing that nobody pays for: order the relay open (desired state wins).
+
+    Once per outlet per reconnect (and again only after the order's deadline), not once per
+    reading: a meter's backlog may hold hundreds of readings of a relay closed long ago.
+    """
     if _starting_on(db, meter, sample.channel):
         return  # the close ack is on its way
+    outlet = db.exec(select(Outlet).where(Outlet.meter_id == meter.id, Outlet.channel == sample.channel)).first()
+    now = utcnow()
+    recent = now - timedelta(seconds=RECONCILE_DEADLINE_SECONDS)
+    if outlet is None or (outlet.relay_open_ordered_at is not None and as_utc(outlet.relay_open_ordered_at) > recent):
+        return
     named = sample.session_id or getattr(sessions.last_session_on_outlet(db, meter, sample.channel), "id", None)
     if named is not None:
-        sessions.order_relay_open(db, meter, sample.channel, named, RECONCILE_DEADLINE_SECONDS)
+        outlet.relay_open_ordered_at = now
+        meter_events.order_relay_open(db, meter, sample.channel, named, RECONCILE_DEADLINE_SECONDS)
 
 
 def _starting_on(db: Session, meter: Meter, channel: int) -> bool:
@@ -124,6 +140,23 @@ def _starting_session_named(db: Session, meter: Meter, sample: OutletSample) -> 
     ok = (session is not None and session.meter_id == meter.id and session.channel == sample.channel
           and session.status == SessionStatus.starting)
     return session if ok else None
+
+
+def _revived_session_named(db: Session, meter: Meter, sample: OutletSample,
+                           reading: RegisterReading) -> UsageSession | None:
+    """A session the platform gave up on whose relay a reading shows closed: the meter did run it."""
+    if sample.session_id is None or not sample.relay_closed:
+        return None
+    session = db.get(UsageSession, sample.session_id)
+    if session is None or session.meter_id != meter.id or session.channel != sample.channel:
+        return None
+    if not meter_events.gave_up_waiting(session):
+        return None
+    session = sessions.locked_session(db, session.id)
+    if not meter_events.gave_up_waiting(session):
+        return None
+    meter_events.revive(db, session, reading, "its start ack never came; a reading shows its relay closed")
+    return session
 
 
 def _settled_session_named(db: Session, meter: Meter, sample: OutletSample,

@@ -41,6 +41,7 @@ PERIOD_TEXT = {
     "per_session": "Service fee per session 服务费",
     "late_reading": "Correction from late meter data 补传数据调整",
     "max_amount": "Capped at the most this session could cost 封顶",
+    "stop_confirmed": "Correction from the meter's stop record 止码确认调整",
 }
 # Keyed by plain value: session, point and meter states share one colour language.
 _BADGES = {

@@ -127,6 +127,8 @@ class Outlet(SQLModel, table=True):
     channel: int
     rated_current_a: Decimal = Field(sa_type=ExactDecimal)
     qr_token: str = Field(unique=True, index=True, max_length=64)
+    # When the platform last ordered this relay open because it was closed with no session (once per reconnect).
+    relay_open_ordered_at: datetime | None = None
 
 
 class OutletPublic(SQLModel):

@@ -30,6 +30,7 @@ class StopReason(StrEnum):
     applicant = "applicant"  # the point's applicant stopped it (closing time, safety)
     point_closed = "point_closed"  # the operator closed the point
     point_expired = "point_expired"  # the point's validity ended
+    no_start_ack = "no_start_ack"  # the platform gave up on the start ack and switched it off; the meter ran it
     limit_reached = "limit_reached"
     meter = "meter"  # the meter ended it for a reason it did not name
     overload = "overload"
@@ -70,6 +71,11 @@ class UsageSession(SQLModel, table=True):
     start_boot_id: str | None = Field(default=None, max_length=64)
     start_seq: int | None = Field(default=None, sa_type=BigInteger)
     latest_register_wh: int | None = None
+    latest_boot_id: str | None = Field(default=None, max_length=64)
+    latest_seq: int | None = Field(default=None, sa_type=BigInteger)
+    # The live view counts energy by the billing rules one reading at a time (monotone through resets).
+    live_energy_wh: int | None = Field(default=None, sa_type=BigInteger)
+    live_billed_to_wh: int | None = Field(default=None, sa_type=BigInteger)
     latest_amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
     latest_power_w: float | None = None
     latest_reading_at: datetime | None = None
@@ -82,6 +88,10 @@ class UsageSession(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, max_length=255)
     needs_review: bool = False
     review_note: str | None = Field(default=None, max_length=1000)
+    # Settled from the last reading because the meter never confirmed the stop; its record re-settles it.
+    provisional: bool = False
+    # A reading arrived after settlement: re-price once the readings stop coming (one adjustment, not one each).
+    reprice_due_at: datetime | None = Field(default=None, index=True)
 
 
 class BillLine(SQLModel, table=True):
@@ -140,6 +150,9 @@ class SessionPublic(SQLModel):
     stop_reason: StopReason | None
     failure_reason: str | None
     needs_review: bool
+    review_note: str | None = Field(default=None, description="Why the session is under review, in words")
+    provisional: bool = Field(default=False, description="Settled from the last reading: the meter has not "
+                                                         "confirmed the stop yet; its record will re-settle it")
 
 
 class ReceiptPublic(SQLModel):

@@ -7,7 +7,8 @@ from sqlmodel import Session, SQLModel, select
 
 from backend.core.errors import Conflict
 from backend.sessions.models import SessionStatus, UsageSession
-from backend.sessions.service import billed_so_far, hold_of
+from backend.sessions.service import hold_of
+from backend.sessions.settlement import billed_so_far
 from billing.ledger import service as ledger
 from billing.ledger.models import JournalEntry, Posting
 from billing.payments.models import HoldStatus

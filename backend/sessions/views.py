@@ -3,7 +3,7 @@ from datetime import datetime
 
 from backend.core.clock import as_utc
 from backend.sessions.models import SessionPublic, UsageSession
-from backend.sessions.service import live_amount, live_energy_wh
+from backend.sessions.live import live_amount, live_energy_wh
 
 
 def session_public(session: UsageSession) -> SessionPublic:
@@ -16,7 +16,8 @@ def session_public(session: UsageSession) -> SessionPublic:
         start_register_wh=session.start_register_wh, stop_register_wh=session.stop_register_wh,
         energy_wh=live_energy_wh(session), amount=live_amount(session),
         power_w=session.latest_power_w if session.status.is_open else None,
-        stop_reason=session.stop_reason, failure_reason=session.failure_reason, needs_review=session.needs_review)
+        stop_reason=session.stop_reason, failure_reason=session.failure_reason, needs_review=session.needs_review,
+        review_note=session.review_note, provisional=session.provisional)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

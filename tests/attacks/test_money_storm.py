@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from backend.sessions.models import BillLine, SessionStatus, UsageSession
 from backend.sessions.refunds import refunded
-from backend.sessions.service import billed_so_far
+from backend.sessions.settlement import billed_so_far
 from billing.ledger.models import JournalEntry
 from tests.attacks.conftest import at_once
 

@@ -135,3 +135,12 @@ def test_a_per_session_fee_is_covered_before_power_flows(scene_factory):
     assert started.status_code == 201, started.text
     run_every_session_to_its_limit(scene)
     assert ZERO <= scene.balance(enough) < Decimal("0.05")
+
+
+def test_first_top_ups_of_many_vendors_at_once_on_a_fresh_database_all_succeed(scene_factory):
+    scene = scene_factory(outlets=1)
+    vendors = [scene.vendor("0") for _ in range(6)]  # no ledger account exists yet, not even the clearing one
+    auths = [scene.api.token(v) for v in vendors]
+    answers = at_once([lambda a=a: scene.api.post("/wallet/top-ups", a, {"amount": "5.00"}) for a in auths])
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    assert [scene.balance(v) for v in vendors] == [Decimal("5.00")] * 6

@@ -9,6 +9,7 @@ from backend.meters.orders import pending_orders
 from backend.points import closing
 from backend.points import service as points
 from backend.points.models import PointStatus
+from backend.sessions import meter_events
 from backend.sessions import service as sessions
 from backend.sessions.models import SessionStatus, StopReason
 from backend.users.models import Role, User
@@ -26,7 +27,7 @@ def scene(db):
     running = []
     for vendor, outlet in zip(vendors, outlets):
         session = sessions.start_session(db, vendor, outlet.qr_token, MIN, 30)
-        sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1_000, utcnow())
+        meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1_000, utcnow())
         running.append(session)
     pending_orders(db)
     return point, meter, running
@@ -34,7 +35,7 @@ def scene(db):
 
 def stop_acks(db, meter, running, used_wh=500):
     for session in running:
-        sessions.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 1_000 + used_wh,
+        meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 1_000 + used_wh,
                                       utcnow() + timedelta(minutes=10))
 
 

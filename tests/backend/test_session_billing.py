@@ -9,6 +9,7 @@ from backend.core.clock import utcnow
 from backend.meters.orders import pending_orders
 from backend.meters.service import OutletSample, record_telemetry
 from backend.points import service as points
+from backend.sessions import meter_events, settlement
 from backend.sessions import service as sessions
 from backend.sessions.receipts import receipt
 from backend.tariffs.service import change_tariff, ensure_default_tariffs
@@ -24,7 +25,7 @@ def run_session(db, meter, outlet, vendor, start: datetime, stop: datetime, wh_p
     """Start, a reading at every quarter hour on the clock, stop; registers rise by wh_per_quarter."""
     session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30)
     pending_orders(db)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, register, start, "b1", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, register, start, "b1", 1)
     moment, seq = start, 2
     while (moment := _next_quarter(moment)) < stop:
         reading = register + wh_per_quarter * int((moment - start).total_seconds()) // 900
@@ -34,7 +35,7 @@ def run_session(db, meter, outlet, vendor, start: datetime, stop: datetime, wh_p
     sessions.request_stop(db, vendor, session.id, 30)
     stop_cmd = pending_orders(db)[0].cmd_id
     final = register + wh_per_quarter * int((stop - start).total_seconds()) // 900
-    sessions.command_acknowledged(db, meter, stop_cmd, "open", True, None, final, stop, "b1", seq)
+    meter_events.command_acknowledged(db, meter, stop_cmd, "open", True, None, final, stop, "b1", seq)
     return session
 
 
@@ -148,15 +149,17 @@ def test_a_late_reading_after_settlement_posts_an_adjustment_and_keeps_the_origi
     stop = start + timedelta(hours=2)
     session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30)
     pending_orders(db)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, start, "b1", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, start, "b1", 1)
     sessions.request_stop(db, vendor, session.id, 30)
-    sessions.command_acknowledged(db, meter, pending_orders(db)[0].cmd_id, "open", True, None, 18_000, stop, "b1", 9)
+    meter_events.command_acknowledged(db, meter, pending_orders(db)[0].cmd_id, "open", True, None, 18_000, stop,
+                                      "b1", 9)
     # Without readings in between, the 8 kWh are spread evenly: 2 kWh peak, 6 kWh flat.
     assert session.amount == Decimal("6.16")
     # The meter's backlog then shows 4 kWh (an 8 kW pump) were used before 22:00, at peak.
     late = OutletSample(outlet.channel, 14_000, 8000, 228, 35, True, session.id)
     assert record_telemetry(db, meter, "b1", 5, start + timedelta(minutes=30), [late]) == 1
     assert record_telemetry(db, meter, "b1", 5, start + timedelta(minutes=30), [late]) == 0  # repeated: nothing
+    settlement.reprice_late_sessions(db, utcnow() + timedelta(seconds=10))  # the scheduler, once readings stop
     explained = receipt(db, session)
     kinds = [(line.kind, line.period, line.amount) for line in explained.lines]
     assert kinds == [("energy", "peak", Decimal("2.14")), ("energy", "flat", Decimal("4.02")),

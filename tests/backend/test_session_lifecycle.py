@@ -7,6 +7,7 @@ from backend.core.clock import utcnow
 from backend.meters.orders import pending_orders
 from backend.points import service as points
 from backend.points.models import PointStatus
+from backend.sessions import meter_events, timeouts
 from backend.sessions import service as sessions
 from backend.sessions.models import SessionStatus, StopReason
 from backend.users.models import Role
@@ -42,14 +43,14 @@ def test_full_session_settles_register_delta_once(db, scene):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
     now = utcnow()
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, now)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, now)
     assert session.status == SessionStatus.active and session.start_register_wh == 10_000
     sessions.request_stop(db, vendor, session.id, 30)
     stop_cmd = pending_orders(db)[0]
     assert stop_cmd.action == "open"
     later = now + timedelta(minutes=30)
-    sessions.command_acknowledged(db, meter, stop_cmd.cmd_id, "open", True, None, 11_237, later)
-    sessions.command_acknowledged(db, meter, stop_cmd.cmd_id, "open", True, None, 11_237, later)  # repeat
+    meter_events.command_acknowledged(db, meter, stop_cmd.cmd_id, "open", True, None, 11_237, later)
+    meter_events.command_acknowledged(db, meter, stop_cmd.cmd_id, "open", True, None, 11_237, later)  # repeat
     assert session.status == SessionStatus.completed
     assert session.energy_wh == 1237
     expected = (Decimal(1237) * Decimal("0.67") / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
@@ -111,7 +112,7 @@ def test_offline_meter_is_refused(db, scene):
 def test_meter_refusal_fails_the_session_without_charge(db, scene):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", False, "outlet busy", 5, utcnow())
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", False, "outlet busy", 5, utcnow())
     assert session.status == SessionStatus.failed
     assert "outlet busy" in session.failure_reason
     assert wallet_balance(db, vendor.id) == Decimal("20.00")
@@ -121,9 +122,9 @@ def test_meter_cut_off_at_limit_settles_with_the_meters_reading(db, scene):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
     started = utcnow()
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, started)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, started)
     stop_at = 100 + session.energy_limit_wh
-    sessions.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", stop_at,
+    meter_events.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", stop_at,
                             started + timedelta(hours=10))
     assert session.status == SessionStatus.completed
     assert session.stop_reason == StopReason.limit_reached
@@ -135,9 +136,9 @@ def test_register_going_backwards_bills_nothing(db, scene):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
     started = utcnow()
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 5000, started,
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 5000, started,
                                   "boot-1", 10)
-    sessions.ended_by_meter(db, meter, outlet.channel, session.id, "power_loss", 12,
+    meter_events.ended_by_meter(db, meter, outlet.channel, session.id, "power_loss", 12,
                             started + timedelta(minutes=5), "boot-1", 20)
     assert session.energy_wh == 0 and session.amount == Decimal("0.00")
     assert session.needs_review and "5000" in session.review_note and "12" in session.review_note
@@ -164,7 +165,7 @@ def test_operator_stop_is_remote(db, scene):
 def test_unacknowledged_start_fails_and_orders_the_relay_open(db, scene):
     _, _, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
-    failed = sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=31), 30)
+    failed = timeouts.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=31), 30)
     assert failed == [session] and session.status == SessionStatus.failed
     assert [o.action for o in pending_orders(db)] == ["open"]
 
@@ -174,7 +175,7 @@ def test_the_meters_own_stop_reason_reaches_the_session(db, scene, reason):
     _, meter, vendor, outlet = scene
     session, _ = start(db, vendor, outlet)
     started = utcnow()
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, started, "b", 1)
-    sessions.ended_by_meter(db, meter, outlet.channel, session.id, reason, 150, started + timedelta(minutes=5),
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 100, started, "b", 1)
+    meter_events.ended_by_meter(db, meter, outlet.channel, session.id, reason, 150, started + timedelta(minutes=5),
                             "b", 2)
     assert session.status == SessionStatus.completed and session.stop_reason == StopReason(reason)

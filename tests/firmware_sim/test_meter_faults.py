@@ -62,13 +62,19 @@ def test_metered_energy_is_the_ground_truth_of_an_open_session_too(meter):
     assert meter.metered_wh(99) is None
 
 
-def test_a_command_refused_as_late_acts_when_sent_again_with_a_new_deadline(meter):
+def test_a_close_refused_as_late_acts_when_sent_again_with_a_new_deadline(meter):
+    late = only(meter.handle_command(command(deadline=at(-1)), at(5)), Ack)
+    assert (late.result, late.reason) == ("rejected", "deadline passed")
+    again = only(meter.handle_command(command(deadline=at(60)), at(6)), Ack)
+    assert again.result == "ok"
+    assert meter.telemetry(at(6)).outlets[0].relay == "closed"
+
+
+def test_a_stop_is_obeyed_even_after_its_deadline(meter):
     meter.handle_command(command(), T0)
     late = only(meter.handle_command(command("open", deadline=at(-1)), at(5)), Ack)
-    assert (late.result, late.reason) == ("rejected", "deadline passed")
-    again = only(meter.handle_command(command("open", deadline=at(60)), at(6)), Ack)
-    assert (again.result, again.energy_wh) == ("ok", 5006)
-    assert meter.telemetry(at(6)).outlets[0].relay == "open"
+    assert (late.result, late.energy_wh) == ("ok", 5005)
+    assert meter.telemetry(at(5)).outlets[0].relay == "open"
 
 
 def test_fault_rates_are_shares_and_offline_windows_run_forward():

@@ -23,6 +23,7 @@ from backend.pages.csrf import CSRF_COOKIE, CSRF_HEADER
 from backend.meters.orders import RecordingSink
 from backend.points import service as points
 from backend.points.models import Meter, MeteringPoint, PointApply, PointStatus, Purpose
+from backend.sessions import live, meter_events
 from backend.sessions import service as sessions
 from backend.sessions.models import UsageSession
 from backend.tariffs.service import create_tariff, ensure_default_tariffs
@@ -185,6 +186,7 @@ class SessionDriver:
 
     def __init__(self, world: World):
         self.world = world
+        self.seq = 0
 
     def start(self, vendor_id: int, outlet: int = 0, register_wh: int = 120_000) -> int:
         with unit_of_work(self.world.engine, self.world.sink) as db:
@@ -192,20 +194,22 @@ class SessionDriver:
                                              Decimal("1.00"), 30)
             db.flush()
             # Started two hours ago, so the energy used by the tests is physically plausible.
-            sessions.command_acknowledged(db, db.get(Meter, session.meter_id), session.start_cmd_id, "close", True,
-                                          None, register_wh, utcnow() - timedelta(hours=2))
+            meter_events.command_acknowledged(db, db.get(Meter, session.meter_id), session.start_cmd_id, "close", True,
+                                          None, register_wh, utcnow() - timedelta(hours=2), "boot-1", 0)
             return session.id
 
     def read(self, session_id: int, register_wh: int, power_w: float) -> None:
         with unit_of_work(self.world.engine, self.world.sink) as db:
-            sessions.record_live_reading(db, db.get(UsageSession, session_id), register_wh, power_w, utcnow())
+            self.seq += 1
+            live.record_live_reading(db, db.get(UsageSession, session_id), register_wh, power_w, utcnow(),
+                                         "boot-1", self.seq)
 
     def finish(self, session_id: int, register_wh: int) -> None:
         with unit_of_work(self.world.engine, self.world.sink) as db:
             session = db.get(UsageSession, session_id)
             vendor = db.get(User, session.vendor_id)
             sessions.request_stop(db, vendor, session_id, 30)
-            sessions.command_acknowledged(db, db.get(Meter, session.meter_id), session.stop_cmd_id, "open", True,
+            meter_events.command_acknowledged(db, db.get(Meter, session.meter_id), session.stop_cmd_id, "open", True,
                                           None, register_wh, utcnow())
 
 

@@ -1,7 +1,7 @@
 """sign-in security: attempt counters for throttling, revoked access tokens
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0012
 Create Date: 2026-11-28 10:00:00
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 from alembic import op
 
 revision = '0009'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 
 from backend.meters.register_rules import (
     ROLLOVER_WH,
+    LiveTally,
     Reading,
     StepKind,
+    advance,
     billable_energy,
     energy_without_stop,
     max_plausible_wh,
@@ -167,3 +169,37 @@ def test_an_honest_simulated_meter_is_never_flagged(power, load_share, initial_w
     verdict = billable_energy(readings, power)
     assert verdict.anomalies == ()
     assert verdict.billable_wh == readings[-1].register_wh - readings[0].register_wh
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(any_reading, min_size=1, max_size=12), powers, tolerances)
+def test_the_live_tally_never_goes_down_whatever_the_register_does(readings, power, tolerance):
+    tally = LiveTally.starting_at(readings[0])
+    for reading in readings[1:]:
+        after = advance(tally, reading, power, tolerance)
+        assert after.energy_wh >= tally.energy_wh
+        assert not tally.review or after.review == tally.review  # the first reason to review stays shown
+        tally = after
+
+
+@st.composite
+def readings_in_order(draw):
+    """Rising seq within each boot, boots never revisited, any registers: resets, rollovers, jumps."""
+    boots = draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
+    readings, moment = [], T0
+    for boot, count in enumerate(boots):
+        for seq in range(count):
+            moment += timedelta(milliseconds=draw(st.integers(0, 7_200_000)))
+            readings.append(Reading(f"boot{boot}", seq, moment, draw(registers)))
+    return readings
+
+
+@settings(max_examples=300, deadline=None)
+@given(readings_in_order(), powers, tolerances)
+def test_in_order_the_live_tally_is_what_the_bill_will_say(readings, power, tolerance):
+    tally = LiveTally.starting_at(readings[0])
+    for reading in readings[1:]:
+        tally = advance(tally, reading, power, tolerance)
+    verdict = billable_energy(readings, power, tolerance)
+    assert tally.energy_wh == verdict.billable_wh
+    assert bool(tally.review) == verdict.needs_review

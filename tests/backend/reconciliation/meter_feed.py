@@ -8,6 +8,7 @@ from sqlmodel import Session
 from backend.meters.orders import pending_orders
 from backend.meters.service import OutletSample, record_telemetry
 from backend.points.models import Meter, Outlet
+from backend.sessions import meter_events
 from backend.sessions import service as sessions
 from backend.sessions.models import UsageSession
 from backend.users.models import User
@@ -42,7 +43,7 @@ class MeterFeed:
     def start(self, vendor: User, channel: int, at: datetime) -> UsageSession:
         session = sessions.start_session(self.db, vendor, self.outlets[channel].qr_token, Decimal("1.00"), 30)
         pending_orders(self.db)
-        sessions.command_acknowledged(self.db, self.meter, session.start_cmd_id, "close", True, None,
+        meter_events.command_acknowledged(self.db, self.meter, session.start_cmd_id, "close", True, None,
                                       self.registers[channel], at, self.boot_id, self._next_seq())
         self.open[channel] = session
         return session
@@ -51,7 +52,7 @@ class MeterFeed:
         session = self.open.pop(channel)
         sessions.request_stop(self.db, self.db.get(User, session.vendor_id), session.id, 30)
         pending_orders(self.db)
-        sessions.command_acknowledged(self.db, self.meter, session.stop_cmd_id, "open", True, None,
+        meter_events.command_acknowledged(self.db, self.meter, session.stop_cmd_id, "open", True, None,
                                       self.registers[channel], at, self.boot_id, self._next_seq())
         return session
 

@@ -10,6 +10,7 @@ from backend.core.clock import utcnow
 from backend.core.db import unit_of_work
 from backend.meters.orders import RecordingSink, pending_orders
 from backend.points import service as points
+from backend.sessions import meter_events, settlement
 from backend.sessions import service as sessions
 from backend.users.models import Role, User
 from billing.ledger import service as ledger
@@ -79,12 +80,12 @@ def test_simultaneous_refunds_of_a_card_paid_session_never_exceed_the_capture(ap
         operator = factories.user(db, Role.operator)
         session = sessions.start_session(db, vendor, points.outlets_of_point(db, point.id)[0].qr_token,
                                          Decimal("1.00"), 30, Decimal("20.00"), provider)
-        sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1_000,
+        meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1_000,
                                       utcnow() - timedelta(hours=2), "b", 1)
         sessions.request_stop(db, vendor, session.id, 30)
         stop = pending_orders(db)[-1]
-        sessions.command_acknowledged(db, meter, stop.cmd_id, "open", True, None, 6_000, utcnow(), "b", 2)
-        [hold] = sessions.capture_settled_holds(db, provider)
+        meter_events.command_acknowledged(db, meter, stop.cmd_id, "open", True, None, 6_000, utcnow(), "b", 2)
+        [hold] = settlement.capture_settled_holds(db, provider)
     assert hold.captured_amount == Decimal("5.00")
     auth = sign_in(api, operator)
     answers = at_once([lambda: post(api, f"/sessions/{session.id}/refunds", auth,

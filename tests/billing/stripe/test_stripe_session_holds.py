@@ -7,6 +7,7 @@ import pytest
 from backend.core.clock import utcnow
 from backend.meters.orders import pending_orders
 from backend.points import service as points
+from backend.sessions import meter_events, settlement, timeouts
 from backend.sessions import service as sessions
 from backend.users.models import Role
 from billing.payments.models import HoldStatus
@@ -28,26 +29,26 @@ def test_a_card_hold_buys_the_limit_and_only_the_bill_is_captured(db, scene, pro
     hold = sessions.hold_of(db, session.id)
     assert hold.amount == Decimal("50.00") and hold.status == HoldStatus.authorized
     started = utcnow() - timedelta(hours=2)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1000, started, "b", 1)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1000, started, "b", 1)
     sessions.request_stop(db, vendor, session.id, 30)
     stop = pending_orders(db)[-1]
-    sessions.command_acknowledged(db, meter, stop.cmd_id, "open", True, None, 13_340, utcnow(), "b", 2)
+    meter_events.command_acknowledged(db, meter, stop.cmd_id, "open", True, None, 13_340, utcnow(), "b", 2)
     assert session.amount == Decimal("12.34")
     assert wallet_balance(db, vendor.id) == Decimal("3.00")  # the card pays, not the wallet
 
-    captured = sessions.capture_settled_holds(db, provider)
+    captured = settlement.capture_settled_holds(db, provider)
     assert [h.status for h in captured] == [HoldStatus.captured]
     assert hold.captured_amount == Decimal("12.34")
     charge = stripe_api.charge_of(hold.payment_intent_id)
     assert charge["amount"] - charge.get("amount_refunded", 0) == 1234  # the rest of the ¥50 went back
-    assert sessions.capture_settled_holds(db, provider) == []  # once
+    assert settlement.capture_settled_holds(db, provider) == []  # once
 
 
 def test_a_session_that_never_started_releases_its_hold(db, scene, provider, stripe_api):
     _, outlet, vendor = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("20.00"), provider)
-    sessions.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=31), 30)
-    released = sessions.capture_settled_holds(db, provider)
+    timeouts.expire_unacknowledged_starts(db, utcnow() + timedelta(seconds=31), 30)
+    released = settlement.capture_settled_holds(db, provider)
     assert [h.status for h in released] == [HoldStatus.released]
     assert stripe_api.intent(sessions.hold_of(db, session.id).payment_intent_id)["status"] == "canceled"
 
@@ -70,12 +71,12 @@ def test_refunding_a_card_paid_session_goes_back_to_the_card(db, scene, provider
     from backend.sessions.receipts import receipt
     meter, outlet, vendor = scene
     session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("50.00"), provider)
-    sessions.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 0,
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 0,
                                   utcnow() - timedelta(hours=2), "b", 1)
     sessions.request_stop(db, vendor, session.id, 30)
-    sessions.command_acknowledged(db, meter, pending_orders(db)[-1].cmd_id, "open", True, None, 10_000, utcnow(),
+    meter_events.command_acknowledged(db, meter, pending_orders(db)[-1].cmd_id, "open", True, None, 10_000, utcnow(),
                                   "b", 2)
-    sessions.capture_settled_holds(db, provider)
+    settlement.capture_settled_holds(db, provider)
     refund_session(db, session, Decimal("4.00"), "dispute upheld", provider)
     hold = sessions.hold_of(db, session.id)
     stripe_refunds = [r["amount"] for r in stripe_api.refunds(hold.payment_intent_id) if r.get("reason") != "expired"]

@@ -1,0 +1,56 @@
+"""What a running session's vendor sees: energy and cost so far, counted by the billing rules."""
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import Session
+
+from backend.core.clock import as_utc
+from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
+from backend.meters.register_rules import Reading as RegisterReading
+from backend.points.models import Outlet
+from backend.sessions.models import SessionStatus, UsageSession
+from backend.sessions.pricing import price_so_far
+from backend.sessions.settlement import start_reading
+from backend.tariffs.service import get_tariff, tariff_engine
+
+
+def record_live_reading(db: Session, session: UsageSession, register_wh: int, power_w: float, at: datetime,
+                        boot_id: str, seq: int) -> None:
+    """Live energy and cost by the billing rules, one reading at a time: they never go down, and a
+    register that resets or jumps puts the session under review at once, not only at settlement."""
+    if session.status != SessionStatus.active or session.start_register_wh is None:
+        return
+    before = _live_tally(session)
+    rated_w = outlet_rated_power_w(db.get(Outlet, session.outlet_id).rated_current_a)
+    after = advance(before, RegisterReading(boot_id, seq, at, register_wh), rated_w)
+    if after is before:
+        return  # a repeat, or older than what the live view already counted
+    session.latest_register_wh, session.latest_reading_at = register_wh, at
+    session.latest_boot_id, session.latest_seq, session.latest_power_w = boot_id, seq, power_w
+    session.live_energy_wh, session.live_billed_to_wh = after.energy_wh, after.billed_to
+    if after.review and not session.needs_review:
+        session.needs_review = True
+        session.review_note = f"seen while running: {after.review}"[:1000]
+    tariff = tariff_engine(get_tariff(db, session.tariff_id))
+    session.latest_amount = price_so_far(as_utc(session.started_at), 0, at, after.energy_wh, tariff)
+
+
+def _live_tally(session: UsageSession) -> LiveTally:
+    start = start_reading(session)
+    if session.latest_boot_id is None:
+        return LiveTally.starting_at(start)
+    last = RegisterReading(session.latest_boot_id, session.latest_seq, as_utc(session.latest_reading_at),
+                           session.latest_register_wh)
+    return LiveTally(start, last, session.live_billed_to_wh, session.live_energy_wh or 0)
+
+
+def live_energy_wh(session: UsageSession) -> int:
+    if session.energy_wh is not None:
+        return session.energy_wh
+    return session.live_energy_wh or 0
+
+
+def live_amount(session: UsageSession) -> Decimal:
+    if session.amount is not None:
+        return session.amount
+    return session.latest_amount or Decimal("0.00")

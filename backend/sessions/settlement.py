@@ -1,0 +1,192 @@
+"""Settling a session from its meter's registers, and re-settling it when more of the meter's data comes."""
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from backend.core.clock import as_utc
+from backend.meters.models import Reading as MeterReading
+from backend.meters.register_rules import Reading as RegisterReading
+from backend.meters.register_rules import outlet_rated_power_w
+from backend.points.models import Outlet
+from backend.sessions.models import BillLine, SessionStatus, UsageSession
+from backend.sessions.pricing import SessionBill, price_session
+from backend.sessions.service import hold_of, locked_session
+from backend.tariffs.service import get_tariff, tariff_engine
+from billing.payments import holds
+from billing.payments.models import Hold, HoldStatus
+from billing.wallet.service import charge_adjustment, charge_session
+
+log = logging.getLogger(__name__)
+
+
+# Late readings of a settled session are re-priced once none has come for this long.
+REPRICE_QUIET = timedelta(seconds=5)
+
+
+def settle_session(db: Session, session: UsageSession) -> SessionBill:
+    """Price the session's readings per tariff period and debit the wallet; once per session."""
+    bill = price_of(db, session)
+    session.energy_wh, session.amount = bill.energy_wh, bill.total
+    if bill.needs_review or bill.anomalies:
+        session.needs_review = bill.needs_review
+        session.review_note = "; ".join(a.reason for a in bill.anomalies)[:1000]
+        log.warning("session %s settled with register anomalies: %s", session.id, session.review_note)
+    _store_lines(db, session, bill)
+    hold = hold_of(db, session.id)
+    if hold is None or not hold.status.is_open:  # no card, or its hold was released (a revived session)
+        charge_session(db, session.vendor_id, session.id, session.amount)
+    # A card-paid session is captured by the scheduler (capture_settled_holds), outside the gateway.
+    session.status = SessionStatus.completed
+    return bill
+
+
+def adjust_after_late_reading(db: Session, session: UsageSession, why: str = "late_reading") -> Decimal:
+    """Re-price a settled session with meter data that arrived late; post the difference, never edit the past.
+
+    The energy shown is the meter's latest word; the money keeps its history: the settled lines
+    stay and the difference is one more line.
+    """
+    session = locked_session(db, session.id)
+    bill = price_of(db, session)
+    session.energy_wh = bill.energy_wh
+    difference = bill.total - billed_so_far(db, session)
+    if difference:
+        entry_key = f"adjust:{session.id}:{_adjustment_count(db, session) + 1}"
+        charge_adjustment(db, session.vendor_id, session.id, difference, entry_key)
+        db.add(BillLine(session_id=session.id, kind="adjustment", period=why, version=entry_key,
+                        energy_wh=None, unit_price=difference, amount=difference))
+        log.info("session %s re-priced (%s): %+.2f yuan", session.id, why, difference)
+    return difference
+
+
+def price_of(db: Session, session: UsageSession) -> SessionBill:
+    """The session priced now from everything its meter reported."""
+    outlet = db.get(Outlet, session.outlet_id)
+    return price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
+                         outlet_rated_power_w(outlet.rated_current_a), session.max_amount)
+
+
+def reprice_later(session: UsageSession, now: datetime) -> None:
+    """A reading arrived after settlement: re-price once the meter's backlog has come in, not per reading."""
+    session.reprice_due_at = now
+
+
+def reprice_late_sessions(db: Session, now: datetime, quiet: timedelta = REPRICE_QUIET) -> list[UsageSession]:
+    """Re-price settled sessions whose late readings stopped coming `quiet` ago: one adjustment per change."""
+    query = select(UsageSession.id).where(UsageSession.reprice_due_at.is_not(None),
+                                          UsageSession.reprice_due_at <= now - quiet)
+    repriced = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.reprice_due_at is None or as_utc(session.reprice_due_at) > now - quiet:
+            continue  # more readings came meanwhile; wait for them
+        session.reprice_due_at = None
+        adjust_after_late_reading(db, session)
+        repriced.append(session)
+    return repriced
+
+
+def settle_unconfirmed_stops(db: Session, now: datetime, after: timedelta) -> list[UsageSession]:
+    """Every session ends: one whose stop the meter has not confirmed within `after` is settled from its
+    last reading, provisionally and under review; the meter's stop record, if it ever comes, re-settles it."""
+    query = select(UsageSession.id).where(UsageSession.status == SessionStatus.stopping,
+                                          UsageSession.stop_requested_at < now - after)
+    settled = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.status != SessionStatus.stopping or session.start_register_wh is None:
+            continue
+        last = last_reading_naming(db, session) or start_reading(session)
+        session.stop_register_wh = session.latest_register_wh = last.register_wh
+        session.stop_boot_id, session.stop_seq = last.boot_id, last.seq
+        session.ended_at = session.latest_reading_at = last.time
+        session.provisional = session.needs_review = True
+        session.review_note = (f"the meter did not confirm the stop within {after}; settled provisionally from its "
+                               f"last reading ({last.register_wh} Wh at {last.time.isoformat()})")
+        settle_session(db, session)
+        settled.append(session)
+    return settled
+
+
+def first_reading_naming(db: Session, session: UsageSession, relay_closed: bool = False) -> RegisterReading | None:
+    return _reading_naming(db, session, MeterReading.id, relay_closed)
+
+
+def last_reading_naming(db: Session, session: UsageSession) -> RegisterReading | None:
+    return _reading_naming(db, session, MeterReading.id.desc())
+
+
+def _reading_naming(db: Session, session: UsageSession, order, relay_closed: bool = False) -> RegisterReading | None:
+    query = (select(MeterReading).where(MeterReading.session_id == session.id,
+                                        MeterReading.channel == session.channel).order_by(order).limit(1))
+    if relay_closed:
+        query = query.where(MeterReading.relay_closed.is_(True))
+    found = db.exec(query).first()
+    if found is None:
+        return None
+    return RegisterReading(found.boot_id, found.seq, as_utc(found.device_time), found.energy_wh)
+
+
+def billed_so_far(db: Session, session: UsageSession) -> Decimal:
+    """The settled amount plus every adjustment since."""
+    adjustments = select(BillLine.amount).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")
+    return session.amount + sum(db.exec(adjustments), Decimal("0.00"))
+
+
+def _adjustment_count(db: Session, session: UsageSession) -> int:
+    query = select(BillLine.id).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")
+    return len(list(db.exec(query)))
+
+
+def capture_settled_holds(db: Session, provider) -> list[Hold]:
+    """Capture what finished card-paid sessions cost and release the rest; release holds of failed starts."""
+    query = (select(Hold, UsageSession).join(UsageSession, Hold.session_id == UsageSession.id)
+             .where(Hold.status == HoldStatus.authorized,
+                    UsageSession.status.in_([SessionStatus.completed, SessionStatus.failed])))
+    done = []
+    for hold, session in db.exec(query):
+        if session.status == SessionStatus.completed:
+            done.append(holds.capture_hold(db, hold, session.amount, provider))
+        else:
+            done.append(holds.release_hold(db, hold, provider))
+    return done
+
+
+def session_readings(db: Session, session: UsageSession) -> list[RegisterReading]:
+    """Start, every stored reading of the session in arrival order, and stop."""
+    start = start_reading(session)
+    stop = RegisterReading(session.stop_boot_id or start.boot_id, seq_or(session.stop_seq, 2**62),
+                           as_utc(session.ended_at), session.stop_register_wh)
+    query = (select(MeterReading).where(MeterReading.session_id == session.id,
+                                         MeterReading.channel == session.channel).order_by(MeterReading.id))
+    middle = [RegisterReading(r.boot_id, r.seq, as_utc(r.device_time), r.energy_wh) for r in db.exec(query)]
+    if {r.boot_id for r in middle} <= {start.boot_id}:
+        # One boot: the meter's sequence is the true order, whatever order the gateways stored them in.
+        middle.sort(key=lambda r: r.seq)
+        middle = [r for r in middle if start.seq < r.seq < stop.seq]
+    return [start, *middle, stop]
+
+
+def seq_or(seq: int | None, unknown: int) -> int:
+    # Meters that omit seq on acks still order correctly: start before, stop after every reading.
+    return unknown if seq is None else seq
+
+
+def _store_lines(db: Session, session: UsageSession, bill: SessionBill) -> None:
+    for line in bill.lines:
+        db.add(BillLine(session_id=session.id, kind="energy", period=line.period, version=line.version,
+                        energy_wh=line.energy_wh, unit_price=line.price_per_kwh, amount=line.amount,
+                        starts_at=line.start, ends_at=line.end))
+    for fee in bill.fees:
+        db.add(BillLine(session_id=session.id, kind="service_fee", period=fee.basis, version=fee.version,
+                        energy_wh=fee.energy_wh, unit_price=fee.unit_price, amount=fee.amount))
+    if bill.cap:
+        db.add(BillLine(session_id=session.id, kind="cap", period="max_amount", version="", energy_wh=None,
+                        unit_price=session.max_amount, amount=-bill.cap))
+
+
+def start_reading(session: UsageSession) -> RegisterReading:
+    return RegisterReading(session.start_boot_id or "unknown", seq_or(session.start_seq, -1),
+                           as_utc(session.started_at), session.start_register_wh)
