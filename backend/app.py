@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException
 from backend import health
 from backend.alarms import endpoints as alarms
 from backend.core.api_errors import ApiRoute, error_json, http_error_json
+from backend.core.clock import utcnow
 from backend.core.config import Settings
-from backend.core.errors import NotAuthenticated, ScanPowerError
+from backend.core.errors import NotAuthenticated, ScanPowerError, TooManyRequests
 from backend.core.metrics import Counters, prometheus_text
 from backend.core.nul_guard import refuse_nul
 from backend.meters.orders import OrderSink
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 DESCRIPTION = ("Shared scan-to-use metering (扫码用电): scan an outlet, get power, pay for what you use. "
                "Sign in with `POST /api/v1/auth/token` (username = phone number) and send the token as "
-               "`Authorization: Bearer …`. Errors are `{\"error\": Name, \"detail\": reason}`.")
+               "`Authorization: Bearer …`; `POST /api/v1/auth/logout` revokes it. Errors are "
+               "`{\"error\": Name, \"detail\": reason}`.")
 
 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
@@ -45,6 +47,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.router.route_class = ApiRoute
     _add_docs(app)
     app.state.settings = settings
+    app.state.clock = utcnow  # tests replace it to move time on
     app.state.engine = engine
     app.state.order_sink = order_sink
     app.state.broker_connected = broker_connected
@@ -65,6 +68,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
 
     _add_pages(app)
     _add_error_handlers(app)
+    _add_browser_protection(app, settings)
     return app
 
 
@@ -93,6 +97,16 @@ def _add_pages(app: FastAPI) -> None:
     pages.mount(app)
 
 
+def _add_browser_protection(app: FastAPI, settings: Settings) -> None:
+    """CSRF checks on cookie-authenticated requests; client address and https from trusted proxies only."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from backend.pages.csrf_guard import CsrfGuard
+    app.add_middleware(CsrfGuard, api_prefix=API_PREFIX, public_base_url=settings.public_base_url)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)  # outermost: runs first
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScanPowerError)
     async def domain_error(request: Request, exc: ScanPowerError):
@@ -101,6 +115,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith(API_PREFIX):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_json(exc.status_code, type(exc).__name__, exc.detail, headers)
 
     @app.exception_handler(HTTPException)

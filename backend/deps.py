@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the DB session (commit, then send orders) and the current user."""
+"""Request-scoped dependencies: the DB session (commit, then send orders), the current user, the sign-in attempt."""
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -9,9 +9,11 @@ from sqlmodel import Session
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.core.errors import Forbidden, NotAuthenticated
-from backend.core.security import user_id_from_token
 from backend.core.types import MAX_BIGINT, MAX_INTEGER
 from backend.users.models import Role, User
+from backend.users.service import Attempt
+from backend.users.throttle import client_key
+from backend.users.tokens import user_of_token
 
 COOKIE_NAME = "sp_session"
 # An id past its column's range cannot exist and must not reach the database.
@@ -29,18 +31,29 @@ def get_db(request: Request) -> Iterator[Session]:
         yield db
 
 
+def sign_in_attempt(request: Request) -> Attempt:
+    """Who is signing in (their address, through trusted proxies only) and when, for throttling."""
+    return Attempt(client_key(request.client.host if request.client else None), request.app.state.clock())
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
-TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+AttemptDep = Annotated[Attempt, Depends(sign_in_attempt)]
+
+
+def presented_token(request: Request, bearer: Annotated[str | None, Depends(oauth2_scheme)]) -> str | None:
+    """The bearer token, else the page cookie's."""
+    return bearer or request.cookies.get(COOKIE_NAME)
+
+
+TokenDep = Annotated[str | None, Depends(presented_token)]
 
 
 def optional_user(request: Request, db: SessionDep, token: TokenDep) -> User | None:
-    """The user of the bearer token, else of the page cookie, else None."""
-    token = token or request.cookies.get(COOKIE_NAME)
+    """The user of the bearer token, else of the page cookie, else None (also for a revoked token)."""
     if not token:
         return None
-    user_id = user_id_from_token(token, request.app.state.settings.jwt_secret())
-    return db.get(User, user_id) if user_id is not None else None
+    return user_of_token(db, token, request.app.state.settings.jwt_secret())
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

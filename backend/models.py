@@ -5,11 +5,11 @@ from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.water import WaterCoefficient
 from backend.sessions.models import BillLine, UsageSession
 from backend.tariffs.models import Tariff
-from backend.users.models import User
+from backend.users.models import AttemptCounter, RevokedToken, User
 from billing.idempotency.models import IdempotentRequest
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
-__all__ = ["Alarm", "AlarmWatch", "BillLine", "IdempotentRequest", "JournalEntry", "LedgerAccount", "Meter",
-           "MeteringPoint", "Outlet", "Payment", "Posting", "Reading", "RejectedMessage", "Tariff", "UsageSession",
-           "User", "WaterCoefficient"]
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "BillLine", "IdempotentRequest", "JournalEntry", "LedgerAccount",
+           "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "Reading", "RejectedMessage", "RevokedToken",
+           "Tariff", "UsageSession", "User", "WaterCoefficient"]

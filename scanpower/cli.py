@@ -97,7 +97,8 @@ def api() -> None:
     publisher = PublishOnlyClient(broker, f"scanpower-api-{_suffix()}")
     sink = MqttOrderSink(publisher.client, Topics(settings.mqtt_topic_prefix))
     app_ = create_app(settings, make_engine(settings.database_url), sink, publisher.client.is_connected)
-    uvicorn.run(app_, host=settings.http_host, port=settings.http_port)
+    # Proxy headers are the app's job (TRUSTED_PROXIES), so uvicorn must not believe them on its own.
+    uvicorn.run(app_, host=settings.http_host, port=settings.http_port, proxy_headers=False)
     publisher.close()
 
 

@@ -96,7 +96,8 @@ class Platform:
             raise RuntimeError(f"http://{host}:{port} is taken; set HTTP_PORT to another port")
         app = create_app(self.settings, self.engine, self.gateway, lambda: self.gateway.connected,
                          metric_sources={"gateway": self.gateway.metrics})
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                               proxy_headers=False))
         thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
         thread.start()
         self._stack.append(lambda: (setattr(server, "should_exit", True), thread.join(10)))

@@ -15,6 +15,7 @@ from backend.app import payment_provider_for
 from backend.sessions.settlement import capture_settled_holds, reprice_late_sessions, settle_unconfirmed_stops
 from backend.sessions.timeouts import (expire_unacknowledged_starts, report_unacknowledged_stops,
                                        retry_unacknowledged_commands, stop_sessions_with_expiring_holds)
+from backend.users.service import SignInLimits, forget_stale_sign_in_records
 
 log = logging.getLogger(__name__)
 
@@ -58,4 +59,8 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
                       "interval", minutes=1, id="settle_unconfirmed_stops")
     scheduler.add_job(job("reprice_late_sessions", lambda db: reprice_late_sessions(db, utcnow())),
                       "interval", seconds=5, id="reprice_late_sessions")
+    limits = SignInLimits.of(settings)
+    scheduler.add_job(job("forget_stale_sign_in_records",
+                          lambda db: range(forget_stale_sign_in_records(db, utcnow(), limits))),
+                      "interval", minutes=10, id="forget_sign_in_records")
     return scheduler

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     http_port: int = 8000
     secret_key: str = ""
     access_token_minutes: int = 60 * 24
+    # Sign-in throttling (docs/security.md, "Sign-in and cookies"): failed sign-ins counted in the
+    # database per phone number and per client address; the limit reached locks that key out for a while.
+    sign_in_failures_per_phone: int = Field(default=5, ge=1)
+    sign_in_failures_per_client: int = Field(default=30, ge=1)
+    sign_in_window_minutes: int = Field(default=15, ge=1)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1)
+    sign_ups_per_client: int = Field(default=20, ge=1)  # per sign-up window, successful or not
+    sign_up_window_minutes: int = Field(default=60, ge=1)
+    # Reverse proxies (comma-separated addresses or networks, "*" for any) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; empty believes no one, so a client cannot fake its address or https.
+    trusted_proxies: str = ""
     min_start_balance: Decimal = Decimal("1.00")
     command_timeout_seconds: int = 30
     # A stop the meter has not confirmed after this long is settled from its last reading (provisionally).

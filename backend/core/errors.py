@@ -23,3 +23,13 @@ class Forbidden(ScanPowerError):
 
 class NotAuthenticated(ScanPowerError):
     status_code = 401
+
+
+class TooManyRequests(ScanPowerError):
+    """Refused for a while; `retry_after` seconds are sent as the Retry-After header."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after

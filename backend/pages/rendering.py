@@ -7,6 +7,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from backend.pages import display
+from backend.pages.csrf import csrf_field, csrf_token
 from backend.pages.flash import clear_flash, peek_flash
 from backend.pages.navigation import role_home
 
@@ -20,7 +21,8 @@ templates.env.filters.update(
     period=display.period, clock=display.clock,
 )
 # Each rendered money form carries its own key, so a double tap or a resend on a weak network moves money once.
-templates.env.globals.update(role_home=role_home, new_request_key=lambda: uuid.uuid4().hex)
+templates.env.globals.update(role_home=role_home, new_request_key=lambda: uuid.uuid4().hex, csrf_field=csrf_field,
+                             csrf_token=csrf_token)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> Response:

@@ -1,14 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from backend.core.api_errors import SIGNED_IN, ApiRoute, refusals
-from backend.core.security import create_access_token
-from backend.deps import CurrentUser, SessionDep, SettingsDep
-from backend.users import service
+from backend.deps import COOKIE_NAME, AttemptDep, CurrentUser, SessionDep, SettingsDep, TokenDep
+from backend.users import service, tokens
 from backend.users.models import User, UserCreate, UserPublic
+from backend.users.service import SignInLimits
 
 router = APIRouter(tags=["users"], route_class=ApiRoute)
 
@@ -19,17 +19,28 @@ class Token(BaseModel):
 
 
 @router.post("/auth/signup", response_model=UserPublic, status_code=201,
-             responses=refusals(service.PhoneAlreadyRegistered))
-def sign_up(body: UserCreate, db: SessionDep) -> User:
-    """Create a vendor or applicant account (phone number and password)."""
-    return service.sign_up(db, body)
+             responses=refusals(service.PhoneAlreadyRegistered, service.TooManySignUps))
+def sign_up(body: UserCreate, db: SessionDep, settings: SettingsDep, attempt: AttemptDep) -> User:
+    """Create a vendor or applicant account (phone number and password); sign-ups per client are limited."""
+    return service.sign_up(db, body, attempt, SignInLimits.of(settings))
 
 
-@router.post("/auth/token", response_model=Token, responses=refusals(service.WrongCredentials))
-def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep, settings: SettingsDep) -> Token:
-    """OAuth2 password flow: the username is the phone number."""
-    user = service.authenticate(db, form.username, form.password)
-    return Token(access_token=create_access_token(user.id, settings.jwt_secret(), settings.access_token_minutes))
+@router.post("/auth/token", response_model=Token, responses=refusals(service.WrongCredentials,
+                                                                     service.TooManySignIns))
+def log_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep, settings: SettingsDep,
+           attempt: AttemptDep) -> Token:
+    """OAuth2 password flow (username = phone number); repeated failures answer 429 with Retry-After."""
+    user = service.authenticate(db, form.username, form.password, attempt, SignInLimits.of(settings))
+    return Token(access_token=tokens.issue(user, settings.jwt_secret(), settings.access_token_minutes))
+
+
+@router.post("/auth/logout", status_code=204, responses=refusals(*SIGNED_IN))
+def log_out(user: CurrentUser, token: TokenDep, db: SessionDep, settings: SettingsDep) -> Response:
+    """Revoke the presented token (bearer or page cookie): it is refused from now on."""
+    tokens.revoke(db, token, settings.jwt_secret())
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME)
+    return response
 
 
 @router.get("/users/me", response_model=UserPublic, responses=refusals(*SIGNED_IN))

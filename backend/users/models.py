@@ -45,3 +45,24 @@ class UserCreate(SQLModel):
 class UserPublic(UserBase):
     id: int
     role: Role
+
+
+class RevokedToken(SQLModel, table=True):
+    """An access token signed out before it expired; kept until it would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+
+    token_id: str = Field(primary_key=True, max_length=32)
+    expires_at: datetime = Field(index=True)
+
+
+class AttemptCounter(SQLModel, table=True):
+    """Attempts of one kind by one key (a phone number, a client address) in the current window."""
+
+    __tablename__ = "attempt_counter"
+
+    scope: str = Field(primary_key=True, max_length=16)
+    subject: str = Field(primary_key=True, max_length=64)
+    attempts: int
+    window_started_at: datetime = Field(index=True)
+    locked_until: datetime | None = None

@@ -1,10 +1,12 @@
 """An app on a temporary SQLite file, seeded through the services, and signed-in clients."""
 import shutil
+from http.cookies import SimpleCookie
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -17,6 +19,7 @@ from backend.core.config import Settings
 from backend.core.db import make_engine, unit_of_work
 from backend.core.security import create_access_token
 from backend.deps import COOKIE_NAME
+from backend.pages.csrf import CSRF_COOKIE, CSRF_HEADER
 from backend.meters.orders import RecordingSink
 from backend.points import service as points
 from backend.points.models import Meter, MeteringPoint, PointApply, PointStatus, Purpose
@@ -30,6 +33,8 @@ from billing.payments.providers import DemoProvider
 from billing.payments.service import top_up
 
 PASSWORD = "correct-horse-9"
+SITE = "https://testserver"
+BROWSER_CSRF_TOKEN = "t" * 43  # as if a page had set it; tests/pages/test_csrf.py shows the pages really do
 
 
 @dataclass
@@ -104,18 +109,33 @@ def app(world: World):
     return create_app(settings, world.engine, world.sink, lambda: True, DemoProvider())
 
 
+def browser(app) -> TestClient:
+    """A client that posts as the site's own pages do: from its origin, repeating the CSRF cookie's token."""
+    client = TestClient(app, base_url=SITE, headers={"Origin": SITE})
+    # http.cookiejar files a dotless host such as "testserver" under "testserver.local".
+    client.cookies.set(CSRF_COOKIE, BROWSER_CSRF_TOKEN, domain="testserver.local")
+    client.event_hooks["request"].append(_repeat_csrf_cookie)
+    return client
+
+
+def _repeat_csrf_cookie(request: httpx.Request) -> None:
+    """As the page would: the token it was rendered with is the one in the cookie (rotated at sign-in)."""
+    cookies = SimpleCookie(request.headers.get("cookie", ""))
+    if CSRF_COOKIE in cookies:
+        request.headers[CSRF_HEADER] = cookies[CSRF_COOKIE].value
+
+
 @pytest.fixture
 def anonymous(app) -> TestClient:
-    with TestClient(app, base_url="https://testserver") as client:
+    with browser(app) as client:
         yield client
 
 
 def _signed_in(app, user_id: int) -> TestClient:
     """A client holding the page cookie, as after /login (tested on its own) but without hashing a password."""
     settings = app.state.settings
-    client = TestClient(app, base_url="https://testserver")  # the cookie is Secure: the site is https
+    client = browser(app)  # the cookie is Secure: the site is https
     token = create_access_token(user_id, settings.jwt_secret(), 10)
-    # http.cookiejar files a dotless host such as "testserver" under "testserver.local".
     client.cookies.set(COOKIE_NAME, token, domain="testserver.local")
     return client
 

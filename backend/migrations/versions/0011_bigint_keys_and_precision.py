@@ -1,7 +1,7 @@
 """64-bit keys for the tables that grow with traffic, and for registers, sequences and energies
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0010
 Create Date: 2026-11-29 19:30:00
 
 An INTEGER key stops at 2,147,483,647 rows: telemetry alone reaches that in a few years. Meter
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0012'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -71,7 +71,9 @@
       const button = stopForm.querySelector("button");
       button.disabled = true;
       try {
-        const response = await fetch(stopForm.dataset.api, { method: "POST", headers: { Accept: "application/json" } });
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        const response = await fetch(stopForm.dataset.api,
+          { method: "POST", headers: { Accept: "application/json", "X-CSRF-Token": csrf } });
         const body = await response.json();
         if (response.ok) show(body);
         else connection(body.detail || "Could not stop. Try again.");
