@@ -102,7 +102,8 @@ def _add_browser_protection(app: FastAPI, settings: Settings) -> None:
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     from backend.pages.csrf_guard import CsrfGuard
-    app.add_middleware(CsrfGuard, api_prefix=API_PREFIX, public_base_url=settings.public_base_url)
+    app.add_middleware(CsrfGuard, api_prefix=API_PREFIX, public_base_url=settings.public_base_url,
+                       router=app.router)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)  # outermost: runs first
 

@@ -6,6 +6,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.deps import COOKIE_NAME
@@ -14,7 +15,8 @@ from backend.pages.csrf import COOKIE_AGE, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER,
 from backend.pages.errors import error_page
 
 log = logging.getLogger(__name__)
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# The methods a form or a script changes things with; any other method finds no route (405).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1 << 20
 COOKIELESS_API = ("/auth/token", "/auth/signup")  # they authenticate by password, never by the cookie
 
@@ -22,8 +24,9 @@ COOKIELESS_API = ("/auth/token", "/auth/signup")  # they authenticate by passwor
 class CsrfGuard:
     """ASGI middleware: refuse (403) cookie-authorised unsafe requests that fail either check."""
 
-    def __init__(self, app: ASGIApp, api_prefix: str, public_base_url: str):
+    def __init__(self, app: ASGIApp, api_prefix: str, public_base_url: str, router: Router):
         self.app = app
+        self.router = router
         self.api_prefix = api_prefix
         self.public_base_url = public_base_url
         self.public_origin = origin_of(public_base_url)
@@ -36,15 +39,19 @@ class CsrfGuard:
         token = CsrfToken(request.cookies.get(CSRF_COOKIE))
         scope.setdefault("state", {})["csrf"] = token
         send = self._setting_cookie(request, token, send)
-        if self._guarded(request):
+        if self._guarded(request) and self._routed(scope):
             problem, receive = await self._problem(request, token, receive)
             if problem:
                 await self._refusal(request, problem)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
+    def _routed(self, scope: Scope) -> bool:
+        """Whether a route takes this method at this address; the others get their 404 or 405 unguarded."""
+        return any(route.matches(scope)[0] is Match.FULL for route in self.router.routes)
+
     def _guarded(self, request: Request) -> bool:
-        if request.method in SAFE_METHODS:
+        if request.method not in UNSAFE_METHODS:
             return False
         path = request.url.path
         if not path.startswith(self.api_prefix + "/"):

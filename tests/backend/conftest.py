@@ -6,11 +6,19 @@ from backend.app import create_app
 from backend.core.security import create_access_token
 from backend.meters.orders import RecordingSink
 from billing.payments.providers import DemoProvider
+from tests.browser import browser
 
 
 @pytest.fixture
 def api_client(settings, engine):
     with TestClient(create_app(settings, engine, RecordingSink(), lambda: True, DemoProvider())) as client:
+        yield client
+
+
+@pytest.fixture
+def page_client(settings, engine):
+    """The pages, as a browser on the site sends them: its origin and its CSRF token."""
+    with browser(create_app(settings, engine, RecordingSink(), lambda: True, DemoProvider())) as client:
         yield client
 
 

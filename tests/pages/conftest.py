@@ -1,25 +1,23 @@
 """An app on a temporary SQLite file, seeded through the services, and signed-in clients."""
 import shutil
-from http.cookies import SimpleCookie
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import backend.models  # noqa: F401  (registers every table)
+from tests.browser import browser
 from backend.app import create_app
 from backend.core.clock import local_today, utcnow
 from backend.core.config import Settings
 from backend.core.db import make_engine, unit_of_work
 from backend.core.security import create_access_token
 from backend.deps import COOKIE_NAME
-from backend.pages.csrf import CSRF_COOKIE, CSRF_HEADER
 from backend.meters.orders import RecordingSink
 from backend.points import service as points
 from backend.points.models import Meter, MeteringPoint, PointApply, PointStatus, Purpose
@@ -33,8 +31,6 @@ from billing.payments.providers import DemoProvider
 from billing.payments.service import top_up
 
 PASSWORD = "correct-horse-9"
-SITE = "https://testserver"
-BROWSER_CSRF_TOKEN = "t" * 43  # as if a page had set it; tests/pages/test_csrf.py shows the pages really do
 
 
 @dataclass
@@ -107,22 +103,6 @@ def app(world: World):
     settings = Settings(database_url=str(world.engine.url), secret_key="pages-test-secret-of-at-least-32-bytes",
                         public_base_url="https://power.example.cn")
     return create_app(settings, world.engine, world.sink, lambda: True, DemoProvider())
-
-
-def browser(app) -> TestClient:
-    """A client that posts as the site's own pages do: from its origin, repeating the CSRF cookie's token."""
-    client = TestClient(app, base_url=SITE, headers={"Origin": SITE})
-    # http.cookiejar files a dotless host such as "testserver" under "testserver.local".
-    client.cookies.set(CSRF_COOKIE, BROWSER_CSRF_TOKEN, domain="testserver.local")
-    client.event_hooks["request"].append(_repeat_csrf_cookie)
-    return client
-
-
-def _repeat_csrf_cookie(request: httpx.Request) -> None:
-    """As the page would: the token it was rendered with is the one in the cookie (rotated at sign-in)."""
-    cookies = SimpleCookie(request.headers.get("cookie", ""))
-    if CSRF_COOKIE in cookies:
-        request.headers[CSRF_HEADER] = cookies[CSRF_COOKIE].value
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from backend.core.security import create_access_token
 from backend.deps import COOKIE_NAME
 from backend.pages.csrf import CSRF_COOKIE
 from billing.wallet.service import wallet_balance
-from tests.pages.conftest import PASSWORD, SITE
+from tests.browser import SITE
+from tests.pages.conftest import PASSWORD
 
 EVIL = "https://evil.example"
 JAR = "testserver.local"  # where http.cookiejar files cookies of the dotless host "testserver"

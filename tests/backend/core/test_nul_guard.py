@@ -54,8 +54,8 @@ def test_nul_in_a_page_address_gets_a_readable_400_page(api_client, path):
     assert "NUL character" in answer.text
 
 
-def test_nul_in_a_page_form_gets_a_readable_400_page(api_client):
-    answer = api_client.post("/login", data={"phone": "138\x00", "password": "x"})
+def test_nul_in_a_page_form_gets_a_readable_400_page(page_client):
+    answer = page_client.post("/login", data={"phone": "138\x00", "password": "x"})
 
     assert answer.status_code == 400
     assert "The form contains a NUL character" in answer.text

@@ -52,17 +52,17 @@ def test_a_deeply_nested_definition_is_refused_at_any_depth(api_client, bearer, 
         assert "error" in answer.json()
 
 
-def test_the_tariff_page_re_renders_a_deeply_nested_definition_with_the_reason(api_client, bearer, operator):
-    answer = api_client.post("/operator/tariffs", data={"definition": _nested(100_000)}, headers=bearer(operator))
+def test_the_tariff_page_re_renders_a_deeply_nested_definition_with_the_reason(page_client, bearer, operator):
+    answer = page_client.post("/operator/tariffs", data={"definition": _nested(100_000)}, headers=bearer(operator))
 
     assert answer.status_code == 422
     assert "Not valid JSON: maximum recursion depth exceeded" in answer.text
 
 
-def test_the_tariff_page_re_renders_a_price_it_cannot_store(api_client, bearer, operator):
+def test_the_tariff_page_re_renders_a_price_it_cannot_store(page_client, bearer, operator):
     document = _document(versions=[{"label": "v1", "effective_from": "2020-01-01", "price_per_kwh": "0.000000001"}])
 
-    answer = api_client.post("/operator/tariffs", data={"definition": json.dumps(document)}, headers=bearer(operator))
+    answer = page_client.post("/operator/tariffs", data={"definition": json.dumps(document)}, headers=bearer(operator))
 
     assert answer.status_code == 422
     assert "price_per_kwh" in answer.text
