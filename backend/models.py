@@ -1,6 +1,6 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.alarms.models import Alarm, AlarmWatch
-from backend.meters.models import Reading, RejectedMessage
+from backend.meters.models import QuarantineEntry, Reading
 from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.water import WaterCoefficient
 from backend.sessions.models import BillLine, UsageSession

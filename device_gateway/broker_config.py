@@ -24,7 +24,7 @@ _FORBIDDEN_IN_USERNAME = set("+#/:") | {" ", "\t", "\n", "\r"}
 
 
 class PlatformRole(StrEnum):
-    gateway = "gateway"  # reads every meter's uplink (also through $share/...), sends commands
+    gateway = "gateway"  # reads every meter's uplink (also through $share/...), sends commands and its markers
     publisher = "publisher"  # a standalone API process: sends commands only
 
 
@@ -64,7 +64,10 @@ class AccessPolicy:
         topics = Topics(self.prefix)
         send_commands = Rule("write", topics.command("+"))
         if role is PlatformRole.gateway:
-            return tuple(Rule("read", f) for f in topics.uplink_filters()) + (send_commands,)
+            # Each gateway sends itself a marker to learn when the broker's backlog is drained (catch_up.py).
+            marker = topics.gateway_marker("+")
+            return (tuple(Rule("read", f) for f in topics.uplink_filters())
+                    + (send_commands, Rule("read", marker), Rule("write", marker)))
         return (send_commands,)
 
     def rules_for(self, username: str | None) -> tuple[Rule, ...]:
