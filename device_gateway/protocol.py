@@ -13,7 +13,7 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_OUTLETS = 32
 # How fast a meter may send, backlog included (docs/protocol.md): on average, and at once. The gateway drops the rest.
 MAX_UPLINK_RATE_PER_S = 20
-MAX_UPLINK_BURST = 200
+MAX_UPLINK_BURST = 100
 
 Channel = Annotated[int, Field(ge=1, le=MAX_OUTLETS)]
 BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]

@@ -34,7 +34,7 @@ from tests.faults.fault_harness import (
 FLOOD = 10_000
 READING_DELAY_LIMIT_S = 5.0  # the "stored within seconds"; measured: under 2 s
 START_LIMIT_S = 5.0
-CALM_S = 2.0  # how soon the flooding alarm closes once the flood is over (production: 60 s)
+CALM_S = 3.0  # how soon the flooding alarm closes once the flood is over (production: 60 s)
 
 
 class Flood:
@@ -88,10 +88,10 @@ def flooder_account(engine, serial: str, meter_id: int) -> dict[str, int]:
     return {r.kind: r.count for r in rows} | {"stored": stored}
 
 
-def flooding_alarm(engine, meter_id: int) -> Alarm | None:
+def flooding_alarms(engine, meter_id: int) -> list[Alarm]:
     with Session(engine) as db:
         query = select(Alarm).where(Alarm.meter_id == meter_id, Alarm.kind == AlarmKind.meter_flooding)
-        return db.exec(query.order_by(col(Alarm.id).desc())).first()
+        return list(db.exec(query.order_by(col(Alarm.id))))
 
 
 def reading_delays(engine, meter_id: int, since: datetime, until: datetime) -> list[float]:
@@ -151,16 +151,16 @@ def test_a_meter_flooding_its_own_topics_does_not_starve_another(kind, engine, s
         rows = db.exec(select(QuarantineEntry)).all()
     assert len(rows) <= 2
     assert all(len(r.first_payload) <= SAMPLE_CHARS and len(r.last_payload) <= SAMPLE_CHARS for r in rows)
-    totals = gateway.metrics.totals()
-    assert (totals["floods"], gateway.metrics.snapshot()[("dropped", "rate_limited")]) == (
-        1, account[RejectionKind.rate_limited])
+    assert gateway.metrics.snapshot()[("dropped", "rate_limited")] == account[RejectionKind.rate_limited]
 
-    # Operators see it: an alarm on the flooding meter, closed once it is quiet again.
-    alarm = flooding_alarm(engine, bad.meter.id)
-    assert alarm is not None and alarm.worst_value > alarm.limit_value == gateway.rate_limit.per_second
-    wait_until(lambda: flooding_alarm(engine, bad.meter.id).closed_at is not None, CALM_S + 10,
+    # Operators see it: an alarm on the flooding meter, closed once it is quiet again. (A broker that stalls
+    # longer than CALM_S, saving its queue to disk, splits the flood in two: then there are two alarms.)
+    wait_until(lambda: all(a.closed_at for a in flooding_alarms(engine, bad.meter.id)), CALM_S + 10,
                "the flooding alarm to close")
-    assert flooding_alarm(engine, site.meter.id) is None
+    alarms = flooding_alarms(engine, bad.meter.id)
+    assert 1 <= len(alarms) == gateway.metrics.totals()["floods"]
+    assert max(a.worst_value for a in alarms) > alarms[0].limit_value == gateway.rate_limit.per_second
+    assert flooding_alarms(engine, site.meter.id) == []
 
     print(f"\nflood of {FLOOD} {kind} messages: published in {published['seconds']:.2f} s, "
           f"all accounted for after {drained_in:.2f} s, gateway received {per_second} msg/s; "
