@@ -10,4 +10,4 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
 __all__ = ["Alarm", "AlarmWatch", "BillLine", "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet",
-           "Payment", "Posting", "Reading", "RejectedMessage", "Tariff", "UsageSession", "User", "WaterCoefficient"]
+           "Payment", "Posting", "QuarantineEntry", "Reading", "Tariff", "UsageSession", "User", "WaterCoefficient"]

@@ -20,7 +20,8 @@ def test_old_rejected_messages_become_one_count_per_topic_and_come_back_on_downg
     with engine.connect() as connection:
         found = connection.execute(text("SELECT source, kind, count, length(last_payload) FROM quarantine_entry "
                                         "ORDER BY source")).all()
-    assert [tuple(row) for row in found] == [("sp/m/SP1/telemetry", "unsorted", 2, 512), ("sp/m/SP2/ack", "unsorted", 1, 1)]
+    assert [tuple(row) for row in found] == [("sp/m/SP1/telemetry", "unsorted", 2, 512),
+                                             ("sp/m/SP2/ack", "unsorted", 1, 1)]
 
     command.downgrade(config, "0007")
     engine.dispose()
