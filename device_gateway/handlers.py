@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from backend.alarms import service as alarms
+from backend.core.clock import utcnow
 from backend.meters import service as meters
 from backend.meters.service import OutletSample
 from backend.points.models import Meter
@@ -20,6 +21,11 @@ class Uplink:
     serial: str
     kind: str
     message: Message
+
+
+def handle(db: Session, topics: Topics, topic: str, payload: bytes) -> str:
+    """Validate and apply one message; return its kind. Raises BadMessage or UnknownMeter."""
+    return apply(db, validate(topics, topic, payload, utcnow()))
 
 
 def validate(topics: Topics, topic: str, payload: bytes, now: datetime) -> Uplink:
