@@ -28,21 +28,23 @@ class FloodAlarms:
     def update(self, floods: FloodWatch, now: float) -> None:
         """Open, raise or close alarms; a failed write is tried again on the next call."""
         self._ended += floods.calmed(now)
+        for episode in self._ended:
+            self._written.pop(episode.key, None)
         changed = [e for e in floods.ongoing() if self._written.get(e.key) != e.peak_per_s]
         if not changed and not self._ended:
             return
         with unit_of_work(self._engine, self._sink) as db:
-            for episode in changed:
-                if (meter := _meter(db, episode.key)) is not None:
-                    flooding.flooding(db, meter, _wall(episode.started_at, now), self._limit, episode.peak_per_s)
+            # Ended first: a meter that calmed and flooded again gets its old alarm closed and a new one.
             for episode in self._ended:
                 if (meter := _meter(db, episode.key)) is not None:
                     flooding.calmed(db, meter, _wall(episode.last_drop_at, now), episode.peak_per_s)
-        self._written |= {e.key: e.peak_per_s for e in changed}
+            for episode in changed:
+                if (meter := _meter(db, episode.key)) is not None:
+                    flooding.flooding(db, meter, _wall(episode.started_at, now), self._limit, episode.peak_per_s)
         for episode in self._ended:
-            self._written.pop(episode.key, None)
             log.warning("meter %s is within its limit again: %d of its %d messages dropped, at most %d/s",
                         episode.key, episode.dropped, episode.received, episode.peak_per_s)
+        self._written |= {e.key: e.peak_per_s for e in changed}
         self._ended = []
 
     def close_stale(self) -> None:

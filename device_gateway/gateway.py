@@ -86,6 +86,7 @@ class Gateway:
         self._floods = FloodWatch(flood_calm_seconds)  # the worker only, like the two below
         self._flood_alarms = FloodAlarms(engine, self, rate_limit.per_second)
         self._rejections = RejectionTally()
+        self._over_limit = f"over the limit of {rate_limit.per_second:g} messages/s"
         self._housekeeping_due = 0.0
         # A persistent session: QoS 1 messages wait at the broker while we are away.
         self.client = new_client(broker, client_id, clean_session=False, manual_ack=True)
@@ -198,12 +199,11 @@ class Gateway:
         self.metrics.count("received")
         if self._floods.observe(item.source, item.arrived, item.admitted):
             self.metrics.count("floods")
-            log.warning("meter %s floods: more than %s messages/s; its excess is dropped until it calms down",
+            log.warning("meter %s floods: more than %g messages/s; its excess is dropped until it calms down",
                         item.source, self.rate_limit.per_second)
         if not item.admitted:
             self.metrics.count("dropped", "rate_limited")
-            self._rejections.add(item.source, RejectionKind.rate_limited, item.topic,
-                                 f"over the limit of {self.rate_limit.per_second} messages/s", item.payload,
+            self._rejections.add(item.source, RejectionKind.rate_limited, item.topic, self._over_limit, item.payload,
                                  utcnow())
             self._acknowledge(item)
         elif self._process(item):

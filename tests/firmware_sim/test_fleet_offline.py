@@ -146,8 +146,9 @@ def test_a_backlog_goes_out_at_the_pace_the_platform_accepts(make_fleet, platfor
     platform.drain()
 
     times = [t for t, m in zip(platform.arrived[mark:], platform.log[mark:]) if not isinstance(m, Status)]
-    first_half_second = sum(1 for t in times if t - times[0] <= 0.5)
-    assert waiting >= 30 and first_half_second <= pace.burst + pace.per_second * 0.5 + 3
+    assert waiting >= 15 and len(times) >= waiting
+    # Unpaced, the backlog arrives within a few milliseconds; a slow machine only makes it take longer.
+    assert times[waiting - 1] - times[0] >= (waiting - pace.burst - 1) / pace.per_second
     assert uplink(platform.log) == fleet.published(SERIAL)
 
 
