@@ -228,7 +228,7 @@ class Gateway:
                 self._apply(item)
             except Exception as exc:
                 if not database_unavailable(exc):
-                    # Not even the quarantine took it; the log keeps it rather than every meter waiting on it.
+                    # It could not even be counted; the log keeps it rather than every meter waiting on it.
                     log.exception("dropped a message on %s that could not be quarantined: %r", item.topic,
                                   item.payload[:4096])
                     self.metrics.count("dropped", "unquarantinable")
