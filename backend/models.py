@@ -1,6 +1,6 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.alarms.models import Alarm, AlarmWatch
-from backend.meters.models import Reading, RejectedMessage
+from backend.meters.models import QuarantineEntry, Reading
 from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.water import WaterCoefficient
 from backend.sessions.models import BillLine, UsageSession
@@ -11,5 +11,5 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
 __all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "BillLine", "IdempotentRequest", "JournalEntry", "LedgerAccount",
-           "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "Reading", "RejectedMessage", "RevokedToken",
+           "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "QuarantineEntry", "Reading", "RevokedToken",
            "Tariff", "UsageSession", "User", "WaterCoefficient"]

@@ -15,16 +15,18 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from backend.points.models import Meter
-from device_gateway.protocol import UPLINK_KINDS, Topics
+from device_gateway.protocol import MAX_PAYLOAD_BYTES, UPLINK_KINDS, Topics
 
 USERNAME_PLACEHOLDER = "%u"  # Mosquitto's `pattern` substitution; meters log in with their serial
 MOSQUITTO_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 MOSQUITTO_SALT_BYTES = 12
 _FORBIDDEN_IN_USERNAME = set("+#/:") | {" ", "\t", "\n", "\r"}
+# The largest payload of protocol v1, with room for the topic and the packet header.
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 4096
 
 
 class PlatformRole(StrEnum):
-    gateway = "gateway"  # reads every meter's uplink (also through $share/...), sends commands
+    gateway = "gateway"  # reads every meter's uplink (also through $share/...), sends commands and its markers
     publisher = "publisher"  # a standalone API process: sends commands only
 
 
@@ -64,7 +66,10 @@ class AccessPolicy:
         topics = Topics(self.prefix)
         send_commands = Rule("write", topics.command("+"))
         if role is PlatformRole.gateway:
-            return tuple(Rule("read", f) for f in topics.uplink_filters()) + (send_commands,)
+            # Each gateway sends itself a marker to learn when the broker's backlog is drained (catch_up.py).
+            marker = topics.gateway_marker("+")
+            return (tuple(Rule("read", f) for f in topics.uplink_filters())
+                    + (send_commands, Rule("read", marker), Rule("write", marker)))
         return (send_commands,)
 
     def rules_for(self, username: str | None) -> tuple[Rule, ...]:
@@ -167,7 +172,9 @@ def mosquitto_conf(password_path: Path, acl_path: Path, port: int = 1883, bind_a
             f"persistence_location {password_path.parent}/\n"
             f"autosave_interval 10\n"
             f"max_queued_messages 1000000\n"
-            f"persistent_client_expiration 14d\n")
+            f"persistent_client_expiration 14d\n"
+            f"# A packet no v1 message needs is refused at the door: the client is disconnected (docs/security.md).\n"
+            f"max_packet_size {MAX_PACKET_BYTES}\n")
 
 
 def broker_credentials(meters: Iterable[tuple[str, str]], platform_users: Iterable[PlatformUser]) -> dict[str, str]:

@@ -1,10 +1,12 @@
-"""The MQTT gateway: paho's thread only enqueues; one worker stores, commits, then acks.
+"""The MQTT gateway: paho's thread admits and enqueues; one worker validates, stores, commits, then acks.
 
-docs/reliability.md says what this guarantees and why.
+docs/reliability.md says what this guarantees and why; docs/security.md ("One meter cannot starve the
+others") how a flooding meter is kept cheap for everyone else.
 """
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -12,18 +14,30 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from backend.core.clock import utcnow
+from backend.core.config import Settings
 from backend.core.db import unit_of_work
+from backend.meters.models import RejectionKind
 from backend.meters.orders import Order
-from backend.meters.service import UnknownMeter, quarantine
+from backend.meters.quarantine import printable, record_rejections
+from backend.meters.service import UnknownMeter
 from device_gateway.broker_url import BrokerAddress
+from device_gateway.catch_up import CatchUp
 from device_gateway.commands import MqttOrderSink
 from device_gateway.connection import new_client
-from device_gateway.handlers import handle
+from device_gateway.flood_alarms import FloodAlarms
+from device_gateway.flood_watch import FloodWatch
+from device_gateway.handlers import apply, validate
 from device_gateway.metrics import GatewayMetrics
 from device_gateway.protocol import BadMessage, Topics
+from device_gateway.rate_limit import PROTOCOL_LIMIT, MeterRateLimiter, RateLimit
+from device_gateway.rejection_tally import RejectionTally
 
 log = logging.getLogger(__name__)
 DB_RETRY_SECONDS = 1.0
+# How often counted rejections are written to the quarantine and flood alarms brought up to date.
+HOUSEKEEPING_SECONDS = 1.0
+FLOOD_CALM_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,15 @@ class Inbound:
     mid: int
     qos: int
     connection: int  # a packet id means something only on the connection that delivered it
+    source: str = ""  # the serial the topic names (the rate limit's key), else the topic
+    admitted: bool = True  # False: over its meter's rate limit, so only acknowledged and counted
+    arrived: float = 0.0  # time.monotonic() when paho handed it over
+
+
+def gateway_rate_limit(settings: Settings) -> RateLimit:
+    """GATEWAY_METER_RATE_PER_S and GATEWAY_METER_BURST, protocol v1's figures where unset."""
+    return RateLimit(settings.gateway_meter_rate_per_s or PROTOCOL_LIMIT.per_second,
+                     settings.gateway_meter_burst or PROTOCOL_LIMIT.burst)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -44,8 +67,10 @@ def database_unavailable(exc: BaseException) -> bool:
 
 class Gateway:
     def __init__(self, broker: BrokerAddress, engine: Engine, topics: Topics, client_id: str,
-                 share_group: str = ""):
+                 share_group: str = "", rate_limit: RateLimit = PROTOCOL_LIMIT,
+                 flood_calm_seconds: float = FLOOD_CALM_SECONDS):
         self.metrics = GatewayMetrics()
+        self.rate_limit = rate_limit
         self._engine = engine
         self._topics = topics
         self._share_group = share_group
@@ -54,6 +79,15 @@ class Gateway:
         self._connection = 0  # counts successful connects; paho's thread writes it, the worker reads it
         self._stopping = threading.Event()
         self._broker = broker
+        self._limiter = MeterRateLimiter(rate_limit)  # paho's thread only
+        self._catch_up = CatchUp()
+        self._catch_up.hold("broker")  # whatever the broker kept for us arrives right after we connect
+        self._marker_topic = topics.gateway_marker(client_id)
+        self._floods = FloodWatch(flood_calm_seconds)  # the worker only, like the two below
+        self._flood_alarms = FloodAlarms(engine, self, rate_limit.per_second)
+        self._rejections = RejectionTally()
+        self._over_limit = f"over the limit of {rate_limit.per_second:g} messages/s"
+        self._housekeeping_due = 0.0
         # A persistent session: QoS 1 messages wait at the broker while we are away.
         self.client = new_client(broker, client_id, clean_session=False, manual_ack=True)
         self.client.on_connect = self._on_connect
@@ -74,6 +108,10 @@ class Gateway:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def catching_up(self) -> bool:
+        """Whether the gateway is still draining what the broker queued while it could not take messages."""
+        return self._catch_up.catching_up(time.monotonic())
+
     def stop(self) -> None:
         self._stopping.set()
         self._inbox.put(None)
@@ -86,29 +124,90 @@ class Gateway:
         self._sink.send(order)
         self.metrics.count("commands_sent")
 
+    # --- paho's thread: never blocks, never touches the database ---
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("gateway could not connect to %s: %s", self._broker.url, reason_code)
             return
         self._connection += 1
-        client.subscribe([(f, 1) for f in self._topics.uplink_filters(self._share_group)])
+        filters = self._topics.uplink_filters(self._share_group) + [self._marker_topic]
+        client.subscribe([(f, 1) for f in filters])
         self._connected.set()
         log.info("gateway connected to %s", self._broker.url)
+        self._send_marker(self._catch_up.release("broker", time.monotonic()))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
+        self._catch_up.hold("broker")
         if not self._stopping.is_set():
             log.warning("gateway lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Inbound(message.topic, message.payload, message.mid, message.qos, self._connection))
+        now = time.monotonic()
+        if message.topic == self._marker_topic:
+            self._marker_back(message.payload)
+            source, admitted = "", True
+        else:
+            source = self._source_of(message.topic)
+            # A backlog the broker kept for us arrives faster than it was sent: no limit until it is drained.
+            admitted = self._catch_up.catching_up(now) or self._limiter.admit(source, now)
+        self._inbox.put(Inbound(message.topic, message.payload, message.mid, message.qos, self._connection,
+                                source, admitted, now))
+
+    def _source_of(self, topic: str) -> str:
+        try:
+            return self._topics.parse(topic)[0]
+        except BadMessage:
+            return topic
+
+    def _send_marker(self, marker: int | None) -> None:
+        if marker is not None:
+            self.client.publish(self._marker_topic, str(marker).encode(), qos=1)
+
+    def _marker_back(self, payload: bytes) -> None:
+        try:
+            marker = int(payload)
+        except ValueError:
+            return
+        if self._catch_up.marker_returned(marker):
+            log.info("gateway drained the broker's backlog; meters' rate limits apply again")
+
+    # --- the worker: in arrival order ---
 
     def _work(self) -> None:
         # One worker, in arrival order: the broker keeps each meter's messages in the order it sent them,
         # and a session needs its start ack, readings and stop applied in that order.
-        while (item := self._inbox.get()) is not None:
-            if self._process(item):
-                self._acknowledge(item)
+        if not self._share_group:  # sharing, another instance may be watching a flood
+            self._guarded(self._flood_alarms.close_stale, "close stale flooding alarms")
+        while True:
+            try:
+                item = self._inbox.get(timeout=HOUSEKEEPING_SECONDS)
+            except queue.Empty:
+                self._housekeep_when_due()
+                continue
+            if item is None:
+                break
+            self._take(item)
+            self._housekeep_when_due()
+        self._guarded(self._write_rejections, "write the quarantine")
+
+    def _take(self, item: Inbound) -> None:
+        if item.topic == self._marker_topic:
+            self._acknowledge(item)
+            return
+        self.metrics.count("received")
+        if self._floods.observe(item.source, item.arrived, item.admitted):
+            self.metrics.count("floods")
+            log.warning("meter %s floods: more than %g messages/s; its excess is dropped until it calms down",
+                        item.source, self.rate_limit.per_second)
+        if not item.admitted:
+            self.metrics.count("dropped", "rate_limited")
+            self._rejections.add(item.source, RejectionKind.rate_limited, item.topic, self._over_limit, item.payload,
+                                 utcnow())
+            self._acknowledge(item)
+        elif self._process(item):
+            self._acknowledge(item)
 
     def _acknowledge(self, item: Inbound) -> None:
         """PUBACK, after the commit, on the connection that delivered the message.
@@ -123,46 +222,90 @@ class Gateway:
 
     def _process(self, item: Inbound) -> bool:
         """Apply the message; False only when stopping before it could be stored."""
-        self.metrics.count("received")
+        held = False
         while not self._stopping.is_set():
             try:
                 self._apply(item)
-                return True
             except Exception as exc:
                 if not database_unavailable(exc):
-                    # Not even the quarantine took it; the log keeps it rather than every meter waiting on it.
+                    # It could not even be counted; the log keeps it rather than every meter waiting on it.
                     log.exception("dropped a message on %s that could not be quarantined: %r", item.topic,
                                   item.payload[:4096])
                     self.metrics.count("dropped", "unquarantinable")
                     return True
-                # The database is away: keep the message unacknowledged and try again.
+                # The database is away: keep the message unacknowledged and try again; the broker queues the rest.
+                if not held:
+                    self._catch_up.hold("database")
+                    held = True
                 self.metrics.count("db_retries")
                 log.warning("database unavailable, retrying %s: %s", item.topic, getattr(exc, "orig", exc))
                 self._stopping.wait(DB_RETRY_SECONDS)
+                continue
+            if held:
+                self._send_marker(self._catch_up.release("database", time.monotonic()))
+            return True
         return False
 
     def _apply(self, item: Inbound) -> None:
         try:
-            with unit_of_work(self._engine, self) as db:
-                kind = handle(db, self._topics, item.topic, item.payload)
-            self.metrics.count(f"handled_{kind}")
+            uplink = validate(self._topics, item.topic, item.payload, utcnow())
         except BadMessage as exc:
-            self._reject(item, "bad_message", str(exc))
+            self._reject(item, RejectionKind.bad_message, str(exc))  # no database round trip
+            return
+        try:
+            with unit_of_work(self._engine, self) as db:
+                kind = apply(db, uplink)
+            self.metrics.count(f"handled_{kind}")
         except UnknownMeter as exc:
-            self._reject(item, "unknown_meter", exc.detail)
+            self._reject(item, RejectionKind.unknown_meter, exc.detail)
         except Exception as exc:
             if database_unavailable(exc):
                 raise
             log.exception("failed to handle message on %s", item.topic)
-            self._reject(item, "internal_error", f"internal error: {type(exc).__name__}: {exc}")
+            self._reject(item, RejectionKind.internal_error, f"internal error: {type(exc).__name__}: {exc}")
 
-    def _reject(self, item: Inbound, kind: str, reason: str) -> None:
-        log.warning("rejected message on %s: %s", item.topic, reason)
+    def _reject(self, item: Inbound, kind: RejectionKind, reason: str) -> None:
+        """Count it for the quarantine; the log gets the first of each meter and kind per write."""
         self.metrics.count("rejected", kind)
-        with unit_of_work(self._engine, self) as db:
-            # PostgreSQL text cannot hold NUL, and one bad payload must not stop the gateway.
-            quarantine(db, item.topic, _without_nul(reason), item.payload.replace(b"\x00", b"\\0"))
+        if self._rejections.add(item.source, kind, item.topic, reason, item.payload, utcnow()):
+            log.warning("rejected message on %s: %s", item.topic, printable(reason))
 
+    # --- housekeeping, between messages ---
 
-def _without_nul(text: str) -> str:
-    return text.replace("\x00", "\\0")
+    def _housekeep_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._housekeeping_due:
+            return
+        self._housekeeping_due = now + HOUSEKEEPING_SECONDS
+        self._guarded(self._write_rejections, "write the quarantine")
+        self._guarded(lambda: self._flood_alarms.update(self._floods, now), "update flooding alarms")
+        if self._catch_up.expired(now):
+            log.error("the catch-up marker on %s did not come back; is the gateway allowed to publish and read "
+                      "it? Meters' rate limits apply again", self._marker_topic)
+
+    def _write_rejections(self) -> None:
+        if not len(self._rejections):
+            return
+        counts = self._rejections.drain()
+        try:
+            with unit_of_work(self._engine, self) as db:
+                record_rejections(db, counts)
+        except Exception as exc:
+            if database_unavailable(exc):
+                self._rejections.restore(counts)  # counted again with the next write
+            else:
+                self.metrics.count("dropped", "unquarantinable")
+            raise
+        for count in counts:
+            if count.count > 1:
+                log.warning("quarantined %d %s messages from %s", count.count, count.kind.value, count.source)
+
+    def _guarded(self, work, what: str) -> None:
+        """Housekeeping that fails is logged and tried again later; it never stops the messages."""
+        try:
+            work()
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("could not %s, the database is unavailable: %s", what, getattr(exc, "orig", exc))
+            else:
+                log.exception("could not %s", what)

@@ -1,4 +1,7 @@
-"""Turn one decoded uplink message into calls on the backend services."""
+"""Turn one uplink message into calls on the backend services: validate it (pure), then apply it (database)."""
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlmodel import Session
 
 from backend.alarms import service as alarms
@@ -11,15 +14,33 @@ from device_gateway.protocol import (Ack, BadMessage, Message, SessionEnded, Sta
                                      timestamp_problem)
 
 
+@dataclass(frozen=True)
+class Uplink:
+    """A message that follows protocol v1, and the meter its topic names."""
+
+    serial: str
+    kind: str
+    message: Message
+
+
 def handle(db: Session, topics: Topics, topic: str, payload: bytes) -> str:
     """Validate and apply one message; return its kind. Raises BadMessage or UnknownMeter."""
+    return apply(db, validate(topics, topic, payload, utcnow()))
+
+
+def validate(topics: Topics, topic: str, payload: bytes, now: datetime) -> Uplink:
+    """Parse and check one message without touching the database. Raises BadMessage."""
     serial, kind = topics.parse(topic)
     message = decode(kind, payload)
-    if (ts := getattr(message, "ts", None)) is not None and (problem := timestamp_problem(ts, utcnow())):
+    if (ts := getattr(message, "ts", None)) is not None and (problem := timestamp_problem(ts, now)):
         raise BadMessage(problem)
-    meter = meters.meter_by_serial(db, serial)
-    _apply(db, meter, message)
-    return kind
+    return Uplink(serial, kind, message)
+
+
+def apply(db: Session, uplink: Uplink) -> str:
+    """Apply a validated message; return its kind. Raises UnknownMeter."""
+    _apply(db, meters.meter_by_serial(db, uplink.serial), uplink.message)
+    return uplink.kind
 
 
 def _apply(db: Session, meter: Meter, message: Message) -> None:

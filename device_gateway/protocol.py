@@ -11,6 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_OUTLETS = 32
+# How fast a meter may send, backlog included (docs/protocol.md): on average, and at once. The gateway drops the rest.
+MAX_UPLINK_RATE_PER_S = 20
+MAX_UPLINK_BURST = 100
 
 Channel = Annotated[int, Field(ge=1, le=MAX_OUTLETS)]
 BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -132,6 +135,10 @@ class Topics:
 
     def command(self, serial: str) -> str:
         return self.meter(serial, "cmd")
+
+    def gateway_marker(self, client_id: str) -> str:
+        """Where a gateway sends itself the marker that tells it the broker's backlog is drained."""
+        return f"{self.prefix}/gateway/{client_id}/marker"
 
     def uplink_filters(self, share_group: str = "") -> list[str]:
         filters = [f"{self.prefix}/m/+/{kind}" for kind in UPLINK_KINDS]

@@ -2,6 +2,7 @@
 import logging
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Literal
@@ -11,6 +12,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.protocol import (
+    MAX_UPLINK_BURST,
+    MAX_UPLINK_RATE_PER_S,
     UPLINK_MODELS,
     BadMessage,
     Command,
@@ -20,6 +23,7 @@ from device_gateway.protocol import (
     decode_command,
     encode,
 )
+from device_gateway.rate_limit import RateLimit, TokenBucket
 from firmware_sim.io_loop import IoLoop
 from firmware_sim.outbox import Outbox
 
@@ -31,6 +35,8 @@ MIN_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
 # How many buffered messages the MQTT client may hold at once; it keeps them, in order, until PUBACK.
 HANDOVER_WINDOW = 100
+# What docs/protocol.md allows, with half the burst kept back for the network bunching messages together.
+UPLINK_PACE = RateLimit(MAX_UPLINK_RATE_PER_S, MAX_UPLINK_BURST // 2)
 _KIND_OF = {model: kind for kind, model in UPLINK_MODELS.items()}
 
 StatusOf = Callable[[Literal["online", "offline"]], Status]
@@ -41,8 +47,8 @@ class MeterLink:
     """A paho client named after the meter's serial; callbacks only hand work on, never block.
 
     Uplink messages wait in the outbox (the meter's flash) and are handed to paho in order, a window
-    at a time, only while connected; paho keeps what it was handed until the broker's PUBACK and
-    sends it again after a reconnect. Not thread-safe: one thread calls send, pump and the switches.
+    at a time and no faster than `pace`, only while connected; paho keeps what it was handed until the
+    broker's PUBACK and sends it again after a reconnect. Not thread-safe: one thread calls send, pump and the switches.
     The socket itself belongs to the shared `io` loop, which connects it, reconnects it with backoff,
     reads and writes it.
     """
@@ -60,6 +66,7 @@ class MeterLink:
         outbox: Outbox | None = None,
         record: bool = False,
         on_ready: Callable[[str], None] | None = None,
+        pace: RateLimit | None = UPLINK_PACE,
     ):
         self.serial = serial
         self.connected = threading.Event()  # set once subscribed, so commands can no longer be missed
@@ -76,6 +83,7 @@ class MeterLink:
         self._on_ready = on_ready  # told (on the io thread) when the link can take messages again
         self._closed = False
         self._backoff_s = MIN_BACKOFF_S
+        self._pace = TokenBucket(pace, time.monotonic()) if pace else None
         self.client = self._make_client(will, password)
         io.adopt(self.client)
 
@@ -101,13 +109,13 @@ class MeterLink:
         self.outbox.put(message)
 
     def pump(self) -> None:
-        """Hand buffered messages to the MQTT client, oldest first, while connected and the window has room."""
+        """Hand buffered messages to paho, oldest first: while connected, at the pace, while the window has room."""
         while self._in_flight and self._in_flight[0].is_published():
             self._in_flight.popleft()
-        while self.connected.is_set() and len(self._in_flight) < HANDOVER_WINDOW:
+        while self.connected.is_set() and len(self._in_flight) < HANDOVER_WINDOW and len(self.outbox):
+            if self._pace is not None and not self._pace.take(time.monotonic()):
+                break  # a backlog goes out at the pace the platform accepts, not all at once
             message = self.outbox.take()
-            if message is None:
-                break
             self._in_flight.append(self.publish(message))
             if self._record:
                 self.handed_over.append(message)

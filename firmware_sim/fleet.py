@@ -13,7 +13,8 @@ from typing import Literal
 
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.protocol import Command, Message, Status, Topics
-from firmware_sim.client import MeterLink, published, uplink_kind
+from device_gateway.rate_limit import RateLimit
+from firmware_sim.client import UPLINK_PACE, MeterLink, published, uplink_kind
 from firmware_sim.faults import NO_FAULTS, FaultDice, Faults
 from firmware_sim.io_loop import IoLoop
 from firmware_sim.loads import LoadProfile
@@ -52,7 +53,8 @@ class Fleet:
     integrated over the time since). The cost per tick follows the busy meters, not the fleet size.
 
     Meters keep metering and cutting at their limits whatever the network does; their uplink
-    messages wait in a bounded outbox and go out in order when they are connected. `faults`
+    messages wait in a bounded outbox and go out in order when they are connected, no faster than
+    `uplink_pace` (protocol v1's rate; None sends as fast as the network takes them). `faults`
     (per fleet, or per meter in `add_meter`) injects what real links and meters do. With
     `record=True` the fleet keeps every message it gave the network: the ground truth for tests.
     """
@@ -67,6 +69,7 @@ class Fleet:
         faults: Faults = NO_FAULTS,
         outbox_capacity: int = DEFAULT_CAPACITY,
         record: bool = False,
+        uplink_pace: RateLimit | None = UPLINK_PACE,
     ):
         self.broker = broker
         self.topics = Topics(prefix)
@@ -76,6 +79,7 @@ class Fleet:
         self.faults = faults
         self.outbox_capacity = outbox_capacity
         self.record = record
+        self.uplink_pace = uplink_pace
         self.errors = 0
         self._meters: dict[str, _Running] = {}
         self._io = IoLoop()
@@ -104,7 +108,7 @@ class Fleet:
         # The will is fixed at connect time, so it carries no timestamp.
         link = MeterLink(self._io, serial, self.broker, self.topics, partial(self._status, serial),
                          meter.status("offline"), self._enqueue_command, password,
-                         Outbox(self.outbox_capacity), self.record, self._wake)
+                         Outbox(self.outbox_capacity), self.record, self._wake, self.uplink_pace)
         self._meters[serial] = _Running(meter, link, FaultDice(faults or self.faults, serial))
         if self._thread:
             link.start()

@@ -17,6 +17,7 @@ class AlarmKind(StrEnum):
     outlet_overload = "outlet_overload"
     point_over_capacity = "point_over_capacity"
     supply_lost = "supply_lost"
+    meter_flooding = "meter_flooding"  # not power quality: the gateway drops the meter's messages over its limit
 
     @property
     def per_outlet(self) -> bool:
@@ -263,6 +264,8 @@ def describe(kind: AlarmKind, channel: int | None, limit: Decimal, limits: Suppl
             return f"{where}: load above the contracted {_plain(limit)} kW 超容量"
         case AlarmKind.supply_lost:
             return f"{where}: loss of supply 停电"
+        case AlarmKind.meter_flooding:
+            return f"Meter: more than {_plain(limit)} messages/s, the excess dropped 报文过多"
 
 
 def _plain(number: Decimal) -> str:

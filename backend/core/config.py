@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     mqtt_api_username: str = "scanpower-api"
     mqtt_api_password: str = ""
     gateway_share_group: str = ""
+    # What one meter may send before the gateway drops the excess; unset: protocol v1's figures (docs/protocol.md).
+    gateway_meter_rate_per_s: float | None = Field(default=None, gt=0)
+    gateway_meter_burst: int | None = Field(default=None, ge=1)
+    # A flooding meter's alarm closes after this long within its limit.
+    gateway_flood_calm_seconds: float = Field(default=60.0, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

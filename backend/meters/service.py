@@ -1,4 +1,4 @@
-"""What meters tell us: presence, readings, and rejected messages."""
+"""What meters tell us: presence and readings (rejected messages: quarantine.py)."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import NotFound
-from backend.meters.models import Reading, RejectedMessage
+from backend.meters.models import Reading
 from backend.meters.orders import LimitsOrder, queue_order
 from backend.meters.register_rules import outlet_rated_power_w
 from backend.points.models import Meter, MeteringPoint, Outlet
@@ -189,15 +189,3 @@ def _insert_readings(db: Session, meter: Meter, boot_id: str, seq: int, device_t
     # RETURNING says which rows are new; rowcount is not reliable across drivers.
     statement = insert(Reading).on_conflict_do_nothing().returning(Reading.channel)
     return set(db.exec(statement, params=rows).scalars())
-
-
-def quarantine(db: Session, topic: str, reason: str, payload: bytes) -> RejectedMessage:
-    text = payload[:4096].decode("utf-8", errors="replace")
-    rejected = RejectedMessage(topic=topic[:255], reason=reason[:1000], payload=text)
-    db.add(rejected)
-    return rejected
-
-
-def latest_rejections(db: Session, limit: int = 50) -> list[RejectedMessage]:
-    query = select(RejectedMessage).order_by(RejectedMessage.id.desc()).limit(limit)
-    return list(db.exec(query))

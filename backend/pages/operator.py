@@ -7,8 +7,9 @@ from starlette.responses import RedirectResponse, Response
 
 from backend.core.errors import ScanPowerError
 from backend.alarms import service as alarms
+from backend.alarms.flooding import flooding_meter_ids
 from backend.deps import Id, Operator
-from backend.meters.service import latest_rejections
+from backend.meters.quarantine import latest_rejections
 from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.flash import flash
 from backend.pages.forms import FormData, parse
@@ -77,8 +78,9 @@ def _back(text: str, kind: str = "ok") -> Response:
 
 
 def _live(db: Session, operator: User, every_point: list[MeteringPoint]) -> dict:
-    """What operator.js refreshes: meters and open sessions, with point names to label them."""
+    """What operator.js refreshes: meters (flooding ones marked), open sessions and alarms, with point names."""
     running = sessions.list_sessions(db, operator, open_only=True)
+    open_alarms = alarms.open_alarms(db)
     return {"meters": points.list_meters(db), "running": [session_public(s) for s in running],
-            "alarms": alarms.open_alarms(db),
+            "alarms": open_alarms, "flooding": flooding_meter_ids(open_alarms),
             "point_names": {p.id: p.name for p in every_point}}

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, func, select
 
-from backend.meters.models import Reading, RejectedMessage
+from backend.meters.models import QuarantineEntry, Reading, RejectionKind
 from backend.points.models import Meter
 from backend.sessions import service as sessions
 from backend.sessions.models import SessionStatus, UsageSession
@@ -51,6 +51,11 @@ def telemetry(seq: int, energy: int = 1000, boot: str = "boot-1") -> Telemetry:
     return Telemetry(boot_id=boot, seq=seq, ts=datetime.now(UTC), outlets=[reading])
 
 
+def quarantined(engine) -> list[QuarantineEntry]:
+    with Session(engine) as db:
+        return list(db.exec(select(QuarantineEntry)))
+
+
 def count(engine, model) -> int:
     with Session(engine) as db:
         return db.exec(select(func.count()).select_from(model)).one()
@@ -80,9 +85,9 @@ def test_a_malformed_message_is_quarantined_counted_and_the_gateway_goes_on(
     device.publish(topic, encode(telemetry(7)))
     wait_for(lambda: gateway.metrics.totals().get("handled_telemetry", 0) == 1, what="good message after bad")
     assert gateway.metrics.totals()["rejected"] == 1
-    with Session(engine) as db:
-        rejected = db.exec(select(RejectedMessage)).one()
-    assert rejected.topic == topic and reason in rejected.reason
+    [rejected] = wait_for(lambda: quarantined(engine), what="the quarantine to be written")
+    assert (rejected.source, rejected.kind, rejected.count) == (meter.serial, RejectionKind.bad_message, 1)
+    assert rejected.last_topic == topic and reason in rejected.last_reason
     assert any(topic in r.getMessage() and "rejected" in r.getMessage() for r in caplog.records)
 
 
@@ -90,11 +95,11 @@ def test_a_message_from_an_unknown_meter_is_quarantined(engine, gateway, setting
     client = TestClient(settings.mqtt_url, "stranger")
     try:
         client.publish(topics.meter("NOPE0001", "telemetry"), encode(telemetry(1)))
-        wait_for(lambda: gateway.metrics.totals().get("rejected", 0) == 1, what="rejection")
+        [rejected] = wait_for(lambda: quarantined(engine), what="the quarantine to be written")
     finally:
         client.close()
-    with Session(engine) as db:
-        assert "NOPE0001" in db.exec(select(RejectedMessage)).one().reason
+    assert (rejected.source, rejected.kind) == ("NOPE0001", RejectionKind.unknown_meter)
+    assert "NOPE0001" in rejected.last_reason
 
 
 def test_start_command_goes_out_after_commit_and_the_ack_opens_the_session(engine, gateway, device, meter, topics):

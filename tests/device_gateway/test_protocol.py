@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from device_gateway.protocol import (
+    MAX_UPLINK_BURST,
+    MAX_UPLINK_RATE_PER_S,
     Ack,
     BadMessage,
     Command,
@@ -48,6 +50,12 @@ def test_every_documented_example_is_a_valid_message(heading, example):
 
 def test_the_document_shows_every_message():
     assert {heading for heading, _ in documented_examples()} == set(MODELS)
+
+
+def test_the_document_states_the_rate_a_meter_may_send():
+    text = " ".join(DOC.read_text().split())
+    assert (f"at most **{MAX_UPLINK_RATE_PER_S} messages per second** on average "
+            f"and at most **{MAX_UPLINK_BURST} at once**") in text
 
 
 def test_topics_parse_back_to_serial_and_kind():

@@ -86,8 +86,8 @@ def start_gateway(engine, mosquitto, topics):
     """In-process gateways (where no kill is needed and its counters are worth reading); stopped at the end."""
     gateways: list[Gateway] = []
 
-    def start(client_id: str = "gw-in-process", database: Engine | None = None) -> Gateway:
-        gateway = Gateway(BrokerAddress.parse(mosquitto.url), database or engine, topics, client_id)
+    def start(client_id: str = "gw-in-process", database: Engine | None = None, **options) -> Gateway:
+        gateway = Gateway(BrokerAddress.parse(mosquitto.url), database or engine, topics, client_id, **options)
         gateways.append(gateway)
         gateway.start()
         assert gateway.wait_connected(10), "the gateway could not connect"

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from backend.core.db import make_engine
 from backend.core.migrate import upgrade
 from backend.sessions.models import SessionStatus
+from device_gateway.rate_limit import RateLimit
 from firmware_sim.loads import constant
 from tests.faults.fault_harness import (
     make_site,
@@ -149,3 +150,23 @@ def test_a_broker_restart_during_a_database_outage_loses_nothing(database, outag
     settle_and_compare(outage_engine, commands, site, fleet, meter, session_id)
     # Messages of the first connection were stored but acknowledged only through their redelivery.
     assert gateway.metrics.totals().get("acks_skipped", 0) > 0
+
+
+def test_what_waited_through_an_outage_is_not_taken_for_a_flood(database, outage_engine, make_fleet, start_gateway):
+    limit = RateLimit(per_second=12, burst=10)  # the meter's 8 messages/s are within it, its backlog is not
+    gateway = start_gateway(database=outage_engine, rate_limit=limit)
+    site = make_site(outage_engine)
+    fleet = make_fleet(active_interval=0.125, idle_interval=0.125, tick=0.025)
+    fleet.add_meter(site.meter.serial, 2)
+    fleet.start()
+    assert fleet.wait_connected(10)
+    time.sleep(1.0)
+
+    outage(database, gateway)
+    time.sleep(5.0)  # ~40 messages: the broker's in-flight window (20) reaches the gateway, the rest wait
+    database.come_back()
+    wait_until(lambda: not gateway.catching_up(), 20, "the gateway to drain what waited")
+    fleet.stop()
+
+    wait_all_stored(outage_engine, site.meter.id, published_readings(fleet.published(site.meter.serial)))
+    assert gateway.metrics.totals().get("dropped", 0) == 0

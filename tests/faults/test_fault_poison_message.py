@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from backend.meters.models import RejectedMessage
+from backend.meters.models import QuarantineEntry, RejectionKind
 from device_gateway.protocol import OutletReading, Telemetry, encode
 from tests.faults.fault_harness import stored_readings, wait_until
 from tests.mqtt_tools import TestClient
@@ -22,7 +22,12 @@ def test_a_payload_with_nul_bytes_is_quarantined_and_the_next_message_is_stored(
         wait_until(lambda: stored_readings(engine, site.meter.id), 10, "the good reading to be stored")
     finally:
         device.close()
-    with Session(engine) as db:
-        rejected = db.exec(select(RejectedMessage)).one()
-    assert rejected.topic == topic and "\x00" not in rejected.payload
+    [rejected] = wait_until(lambda: quarantined(engine), 10, "the quarantine to be written")
+    assert (rejected.last_topic, rejected.kind) == (topic, RejectionKind.bad_message)
+    assert "\x00" not in rejected.last_payload and "\\0" in rejected.last_payload
     assert gateway.metrics.totals()["rejected"] == 1
+
+
+def quarantined(engine) -> list[QuarantineEntry]:
+    with Session(engine) as db:
+        return list(db.exec(select(QuarantineEntry)))

@@ -9,6 +9,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_gateway.protocol import Command, Message, SessionEnded, Status, Telemetry, Topics, decode, encode
+from device_gateway.rate_limit import RateLimit
 from firmware_sim.cli import run_fleet
 from firmware_sim.faults import Faults
 from firmware_sim.fleet import Fleet
@@ -25,6 +26,7 @@ class Platform:
     def __init__(self, broker):
         self.received: queue.Queue[Message] = queue.Queue()
         self.log: list[Message] = []  # everything, in arrival order
+        self.arrived: list[float] = []  # time.monotonic() of each message in the log
         subscribed = queue.Queue()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"platform-{uuid.uuid4().hex[:8]}")
         self.client.on_connect = lambda c, *_: c.subscribe(f"{TOPICS.prefix}/m/{SERIAL}/+", 1)
@@ -39,6 +41,7 @@ class Platform:
         if kind:
             message = decode(kind, msg.payload)
             self.log.append(message)
+            self.arrived.append(time.monotonic())
             self.received.put(message)
 
     def send(self, command: Command) -> None:
@@ -125,6 +128,28 @@ def test_an_offline_meter_keeps_its_limit_and_uploads_its_backlog_in_order(make_
     assert [m.seq for m in got] == list(range(len(got)))
     ended = [m for m in got if isinstance(m, SessionEnded)]
     assert [(e.energy_wh, e.reason) for e in ended] == [(3, "limit_reached")]
+
+
+def test_a_backlog_goes_out_at_the_pace_the_platform_accepts(make_fleet, platform):
+    pace = RateLimit(per_second=20, burst=5)
+    fleet = make_fleet(active_interval=0.1, idle_interval=0.1, uplink_pace=pace)  # 10 messages/s of its own
+    fleet.add_meter(SERIAL, 1)
+    fleet.start()
+    assert fleet.wait_connected(TIMEOUT_S)
+    fleet.go_offline(SERIAL)
+    platform.until(lambda m: isinstance(m, Status) and m.state == "offline")
+    time.sleep(4.0)
+    waiting, mark = fleet.backlog(SERIAL), len(platform.log)
+    fleet.go_online(SERIAL)
+    assert fleet.wait_connected(TIMEOUT_S) and fleet.wait_uploaded(TIMEOUT_S)
+    fleet.stop()
+    platform.drain()
+
+    times = [t for t, m in zip(platform.arrived[mark:], platform.log[mark:]) if not isinstance(m, Status)]
+    assert waiting >= 15 and len(times) >= waiting
+    # Unpaced, the backlog arrives within a few milliseconds; a slow machine only makes it take longer.
+    assert times[waiting - 1] - times[0] >= (waiting - pace.burst - 1) / pace.per_second
+    assert uplink(platform.log) == fleet.published(SERIAL)
 
 
 def test_a_full_outbox_drops_old_telemetry_but_never_the_session_record(make_fleet, platform):

@@ -1,5 +1,12 @@
-from sqlmodel import select
+from datetime import UTC, datetime
+from decimal import Decimal
 
+from sqlmodel import Session, select
+
+from backend.alarms import flooding
+from backend.meters.models import RejectionKind
+from backend.meters.quarantine import RejectionCount, RejectionSample, record_rejections
+from backend.points import service as points
 from backend.points.models import MeteringPoint, Outlet, PointStatus
 
 
@@ -73,3 +80,17 @@ def test_sessions_whose_meter_data_was_doubtful_are_listed_for_review(operator, 
         assert db.get(UsageSession, done).needs_review
     page = operator.get("/operator").text
     assert "Sessions to review" in page and f'href="/sessions/{done}"' in page
+
+
+def test_a_flooding_meter_and_its_quarantined_messages_are_shown(operator, world):
+    at = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+    with Session(world.engine, expire_on_commit=False) as db:
+        meter = points.meter_of_point(db, world.point_id)
+        flooding.flooding(db, meter, at, Decimal("20"), 9800)
+        sample = RejectionSample.of(at, f"scanpower/v1/m/{meter.serial}/telemetry", "over the limit", b'{"v": 1}')
+        record_rejections(db, [RejectionCount(meter.serial, RejectionKind.rate_limited, 9768, sample, sample)])
+        db.commit()
+    page = operator.get("/operator").text
+    assert "more than 20 messages/s" in page and "9,768" in page and "rate_limited" in page
+    live = operator.get("/operator/live").text
+    assert "flooding" in live and meter.serial in live

@@ -21,7 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.users.models import Role
 from device_gateway.broker_config import (
-    AccessPolicy, PlatformRole, PlatformUser, broker_credentials, meters_for_broker, write_broker_config,
+    MAX_PACKET_BYTES, AccessPolicy, PlatformRole, PlatformUser, broker_credentials, meters_for_broker,
+    write_broker_config,
 )
 from device_gateway.embedded_broker import EmbeddedBroker, free_port
 from device_gateway.protocol import UPLINK_KINDS, Topics
@@ -288,6 +289,30 @@ def test_the_gateway_receives_uplink_through_a_shared_subscription(site, connect
     meter(connect, site.meter_a).publish(TOPICS.meter(site.meter_a.username, "ack"), b"ack-1")
     assert platform.collect({(TOPICS.meter(site.meter_a.username, "ack"), b"ack-1")}) == {
         (TOPICS.meter(site.meter_a.username, "ack"), b"ack-1")}
+
+
+def test_the_gateway_gets_its_catch_up_marker_back_and_a_meter_cannot_forge_one(site, connect):
+    platform = connect(site.gateway, "scanpower-gateway")
+    marker = TOPICS.gateway_marker("scanpower-gateway")
+    platform.subscribe(marker)
+    meter(connect, site.meter_a).publish(marker, b"999")
+    platform.publish(marker, b"1")
+    assert platform.collect({(marker, b"1")}) == {(marker, b"1")}
+
+
+@pytest.mark.parametrize("site", ["mosquitto"], indirect=True)  # amqtt has no packet size limit
+def test_a_packet_larger_than_any_v1_message_disconnects_the_meter_at_the_broker(site, connect):
+    platform = gateway(site, connect)
+    a = meter(connect, site.meter_a)
+    telemetry = TOPICS.meter(site.meter_a.username, "telemetry")
+    a.client.publish(telemetry, b"x" * (MAX_PACKET_BYTES + 1), qos=1)
+    wait = time.monotonic() + 10
+    while a.client.is_connected() and time.monotonic() < wait:
+        time.sleep(0.05)
+    assert not a.client.is_connected()
+    meter(connect, site.meter_b).publish(TOPICS.meter(site.meter_b.username, "telemetry"), b"next")
+    assert {t for t, _ in platform.collect({(TOPICS.meter(site.meter_b.username, "telemetry"), b"next")})} == {
+        TOPICS.meter(site.meter_b.username, "telemetry")}
 
 
 # --- the broker does what the policy says, topic by topic -------------------------------------

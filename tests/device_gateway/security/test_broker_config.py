@@ -12,6 +12,7 @@ from device_gateway.broker_config import (
     AccessPolicy, PlatformRole, PlatformUser, acl_file, broker_credentials, filter_covers, meters_for_broker,
     mosquitto_password_hash, topic_matches, write_broker_config,
 )
+from device_gateway.protocol import Topics
 from tests import factories
 
 PREFIX = "scanpower/v1"
@@ -66,6 +67,13 @@ def test_the_gateway_reads_every_uplink_also_through_a_shared_subscription_and_s
     assert not POLICY.may_subscribe(GATEWAY.username, f"{PREFIX}/#")
 
 
+def test_only_a_gateway_may_send_and_read_its_catch_up_marker():
+    marker = Topics(PREFIX).gateway_marker("gw-1")
+    assert POLICY.may_publish(GATEWAY.username, marker) and POLICY.may_subscribe(GATEWAY.username, marker)
+    for other in ("SP00000001", API.username):
+        assert not POLICY.may_publish(other, marker) and not POLICY.may_subscribe(other, marker)
+
+
 def test_the_api_may_only_send_commands():
     assert POLICY.may_publish(API.username, topic("SP00000002", "cmd"))
     assert not POLICY.may_receive(API.username, topic("SP00000002", "telemetry"))
@@ -84,7 +92,8 @@ def test_the_acl_file_states_the_policy_as_patterns_and_platform_users():
     assert f"pattern read {PREFIX}/m/%u/cmd" in text
     gateway_section = text.split(f"user {GATEWAY.username}\n", 1)[1].split("\n\n")[0].splitlines()
     assert gateway_section == [f"topic read {PREFIX}/m/+/{kind}" for kind in UPLINK] + [
-        f"topic write {PREFIX}/m/+/cmd"]
+        f"topic write {PREFIX}/m/+/cmd", f"topic read {PREFIX}/gateway/+/marker",
+        f"topic write {PREFIX}/gateway/+/marker"]
     api_section = text.split(f"user {API.username}\n", 1)[1].split("\n\n")[0].splitlines()
     assert api_section == [f"topic write {PREFIX}/m/+/cmd"]
 
@@ -107,6 +116,7 @@ def test_write_broker_config_writes_a_conf_naming_its_password_file_and_acl(tmp_
     files = write_broker_config([("SP00000001", "pw-1")], [GATEWAY, API], PREFIX, tmp_path / "broker", port=18830)
     conf = files.conf.read_text().splitlines()
     assert "listener 18830" in conf and "allow_anonymous false" in conf
+    assert "max_packet_size 20480" in conf  # protocol v1's 16 KiB payload and room for the rest
     assert f"password_file {files.password_file}" in conf and f"acl_file {files.acl_file}" in conf
     users = [line.split(":", 1)[0] for line in files.password_file.read_text().splitlines()]
     assert users == ["SP00000001", GATEWAY.username, API.username]
