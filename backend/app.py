@@ -9,6 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
@@ -18,6 +19,7 @@ from backend.core.api_errors import ApiRoute, error_json, http_error_json
 from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.errors import NotAuthenticated, ScanPowerError, TooManyRequests
+from backend.core.http_metrics import HttpMetrics
 from backend.core.metrics import Counters, prometheus_text
 from backend.core.nul_guard import refuse_nul
 from backend.meters.orders import OrderSink
@@ -54,6 +56,9 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.payment_provider = payment_provider or payment_provider_for(settings)
     app.state.counters = Counters()
     app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
+    app.state.registry = CollectorRegistry()
+    HttpMetrics(app.state.registry, API_PREFIX).install(app)
+    app.state.registry.register(health.FleetGauges(engine))
     for module in (users, points, sessions, tariffs, wallet, webhooks, reconciliation, alarms):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
@@ -62,9 +67,10 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     @app.get("/metrics", response_class=Response, tags=["health"],
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     def metrics() -> Response:
-        """Counters of rejected requests and gateway messages, in Prometheus text format."""
+        """Requests, open sessions, meters online, rejections and gateway counters, in Prometheus text format."""
         snapshots = {group: counters.snapshot() for group, counters in app.state.metric_sources.items()}
-        return PlainTextResponse(prometheus_text(snapshots))
+        text = generate_latest(app.state.registry).decode() + prometheus_text(snapshots)
+        return PlainTextResponse(text, media_type=CONTENT_TYPE_LATEST)
 
     _add_pages(app)
     _add_error_handlers(app)

@@ -1,11 +1,18 @@
+from collections.abc import Iterator
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import func, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from backend.core.api_errors import ApiRoute
+from backend.points.models import Meter, MeteringPoint
+from backend.sessions.models import OPEN_STATUSES, UsageSession
 
 router = APIRouter(tags=["health"], route_class=ApiRoute)
 
@@ -35,3 +42,33 @@ def _database_ok(request: Request) -> bool:
         return True
     except SQLAlchemyError:
         return False
+
+
+class FleetGauges(Collector):
+    """What the platform is doing right now, read from the database at each scrape (any process can serve it)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            with Session(self.engine) as db:
+                sessions = dict(db.exec(select(UsageSession.status, func.count()).where(
+                    UsageSession.status.in_(OPEN_STATUSES)).group_by(UsageSession.status)).all())
+                meters = dict(db.exec(select(Meter.online, func.count()).group_by(Meter.online)).all())
+                points = dict(db.exec(select(MeteringPoint.status, func.count()).group_by(MeteringPoint.status)).all())
+        except SQLAlchemyError:
+            return  # /healthz says the database is away; the metrics just lack these gauges
+        yield _gauge("scanpower_sessions_open", "Open sessions, by status", "status",
+                     {status.value: sessions.get(status, 0) for status in OPEN_STATUSES})
+        yield _gauge("scanpower_meters", "Meters, by whether they are online", "state",
+                     {"online": meters.get(True, 0), "offline": meters.get(False, 0)})
+        yield _gauge("scanpower_points", "Metering points, by status", "status",
+                     {str(status): count for status, count in points.items()})
+
+
+def _gauge(name: str, documentation: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(values.items()):
+        family.add_metric([value], count)
+    return family
