@@ -25,7 +25,7 @@ from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.meters.models import RejectionKind
-from backend.meters.ingest import TelemetryIn, store_telemetry
+from backend.meters.ingest import LiveWrites, TelemetryIn, store_telemetry
 from backend.meters.orders import Order
 from backend.meters.quarantine import printable, record_rejections
 from backend.meters.service import UnknownMeter
@@ -47,7 +47,7 @@ DB_RETRY_SECONDS = 1.0
 # How often counted rejections are written to the quarantine and flood alarms brought up to date.
 HOUSEKEEPING_SECONDS = 1.0
 FLOOD_CALM_SECONDS = 60.0
-TELEMETRY_WORKERS = 2
+TELEMETRY_WORKERS = 4
 BATCH_MAX = 500  # messages per transaction
 BATCH_WAIT_S = 0.005  # how long a batch waits for more messages once its first has come
 
@@ -254,17 +254,18 @@ class Gateway:
     # --- telemetry lanes: by the batch ---
 
     def _work_telemetry(self, lane: queue.Queue, name: str) -> None:
+        live_writes = LiveWrites()  # this lane's meters are only ever in this lane
         while (first := lane.get()) is not None:
             batch, stop = next_batch(lane, first, self._batch_max, self._batch_wait_s)
             for item in batch:
                 self._observe(item)
-            if self._process(batch, lambda: self._store_batch(batch), f"database:{name}"):
+            if self._process(batch, lambda: self._store_batch(batch, live_writes), f"database:{name}"):
                 for item in batch:
                     self._acknowledge(item)
             if stop:
                 break
 
-    def _store_batch(self, batch: list[Inbound]) -> None:
+    def _store_batch(self, batch: list[Inbound], live_writes: LiveWrites) -> None:
         """Validate every message (no database), store the valid ones in one transaction, count the rest."""
         now, valid = utcnow(), []
         for item in batch:
@@ -275,7 +276,7 @@ class Gateway:
         if not valid:
             return
         try:
-            unknown = self._store(valid)
+            unknown = self._store(valid, live_writes)
         except Exception as exc:
             if database_unavailable(exc):
                 raise
@@ -285,10 +286,11 @@ class Gateway:
         for item, uplink in unknown:
             self._reject(item, RejectionKind.unknown_meter, f"no meter has serial {uplink.serial!r}")
 
-    def _store(self, valid: list[tuple[Inbound, Uplink]]) -> list[tuple[Inbound, Uplink]]:
+    def _store(self, valid: list[tuple[Inbound, Uplink]], live_writes: LiveWrites | None = None
+               ) -> list[tuple[Inbound, Uplink]]:
         """One transaction for the batch; returns the messages whose meter does not exist."""
         with unit_of_work(self._engine, self) as db:
-            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid])
+            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid], live_writes)
         self.metrics.count("handled_telemetry_batches")
         for _ in valid:
             self.metrics.count("handled_telemetry")

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # A flooding meter's alarm closes after this long within its limit.
     gateway_flood_calm_seconds: float = Field(default=60.0, gt=0)
     # Telemetry is stored by the batch, in this many lanes (each meter always in the same one).
-    gateway_telemetry_workers: int = Field(default=2, ge=1, le=64)
+    gateway_telemetry_workers: int = Field(default=4, ge=1, le=64)
     gateway_batch_max: int = Field(default=500, ge=1, le=10_000)
     gateway_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     public_base_url: str = "http://127.0.0.1:8000"

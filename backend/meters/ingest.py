@@ -6,19 +6,18 @@ RETURNING, which says which are new; a session's live figures are written once p
 rare cases (a meter coming back, a relay seen open, a late reading, a relay closed with no
 session, a session to revive) go through the same services as single messages.
 """
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from backend.alarms.service import evaluate_batch
 from backend.core.clock import as_utc, utcnow
-from backend.meters.models import Reading
+from backend.meters.reading_store import insert_readings
 from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.service import MeterMoment, OutletSample, closed_without_session, set_presence
@@ -27,6 +26,9 @@ from backend.sessions import meter_events, settlement
 from backend.sessions import service as sessions
 from backend.sessions.live import counts_live, live_tally, set_live
 from backend.sessions.models import SessionStatus, UsageSession
+from backend.tariffs.models import Tariff
+from backend.tariffs.service import tariff_engine
+from billing.tariffs import Tariff as TariffEngine
 
 RUNNING = (SessionStatus.active, SessionStatus.stopping)
 # last_seen is written at most this often per meter while it keeps reporting (it only tells "still there").
@@ -44,14 +46,37 @@ class TelemetryIn:
     samples: tuple[OutletSample, ...]
 
 
+class LiveWrites:
+    """When this worker last wrote each session's live figures: at most once per `every` seconds.
+
+    Skipping a write loses nothing: the next one counts from the last written reading to the newest,
+    and registers are cumulative. A session's first reason for review is written at once.
+    """
+
+    def __init__(self, every_s: float = 1.0):
+        self.every_s = every_s
+        self._at: dict[int, float] = {}
+
+    def due(self, session_id: int, now: float) -> bool:
+        return now - self._at.get(session_id, -1e18) >= self.every_s
+
+    def written(self, session_id: int, now: float) -> None:
+        if len(self._at) > 100_000:  # ended sessions: forget what is long past
+            self._at = {sid: at for sid, at in self._at.items() if now - at < 10 * self.every_s}
+        self._at[session_id] = now
+
+
 @dataclass
 class BatchResult:
     new_readings: int = 0
     unknown: list[TelemetryIn] = field(default_factory=list)  # their meter does not exist: for the quarantine
 
 
-def store_telemetry(db: Session, messages: Sequence[TelemetryIn]) -> BatchResult:
-    """Store a batch of telemetry and apply it to sessions, presence and alarms; unknown meters are returned."""
+def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: LiveWrites | None = None) -> BatchResult:
+    """Store a batch of telemetry and apply it to sessions, presence and alarms; unknown meters are returned.
+
+    With `live_writes`, a session's live figures are written at most as often as it allows.
+    """
     result = BatchResult()
     messages = list({(m.serial, m.boot_id, m.seq): m for m in reversed(messages)}.values())[::-1]  # first copy wins
     meters = _meters(db, {m.serial for m in messages})
@@ -60,7 +85,7 @@ def store_telemetry(db: Session, messages: Sequence[TelemetryIn]) -> BatchResult
     if not known:
         return result
     _presence(db, meters, known)
-    batch = _Batch(db, meters, known)
+    batch = _Batch(db, meters, known, live_writes)
     new = batch.insert()
     result.new_readings = len(new)
     batch.apply(new)
@@ -91,11 +116,15 @@ def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[Telemetr
 class _Batch:
     """One batch's readings and what they mean for the sessions of their outlets."""
 
-    def __init__(self, db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn]):
-        self.db, self.meters, self.messages = db, meters, messages
+    def __init__(self, db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn],
+                 live_writes: LiveWrites | None):
+        self.db, self.meters, self.messages, self.live_writes = db, meters, messages, live_writes
         ids = {m.id for m in meters.values()}
+        # Held until the batch commits: a stop ack (another lane, gateway or the scheduler) then waits, and its
+        # settlement sees every reading this batch stores.
         self.running = {(s.meter_id, s.channel): s for s in db.exec(
-            select(UsageSession).where(col(UsageSession.meter_id).in_(ids), col(UsageSession.status).in_(RUNNING)))}
+            select(UsageSession).where(col(UsageSession.meter_id).in_(ids), col(UsageSession.status).in_(RUNNING))
+            .order_by(UsageSession.id).with_for_update())}
         named = {s.session_id for m in messages for s in m.samples if s.session_id is not None}
         named -= {s.id for s in self.running.values()}
         self.named = {s.id: s for s in db.exec(select(UsageSession).where(col(UsageSession.id).in_(named)))} \
@@ -114,7 +143,14 @@ class _Batch:
         if session is None or session.meter_id != meter.id or session.channel != sample.channel:
             return None
         if session.status == SessionStatus.starting:
-            return session  # its ack may be on its way through another gateway instance; kept for the bill
+            # Its ack may be on its way (the control lane, another gateway). Holding the row until this batch
+            # commits makes that ack wait, and then count this reading; if it came first, the session runs.
+            session = sessions.locked_session(self.db, session.id)
+        if session.status in RUNNING:  # its ack was applied after this batch read the running sessions
+            self.running[(meter.id, sample.channel)] = session
+            return session if not _before_start(message, session) else None
+        if session.status == SessionStatus.starting:
+            return session  # kept for the bill
         if session.status == SessionStatus.completed and session.started_at is not None:
             inside = as_utc(session.started_at) < message.at < as_utc(session.ended_at)
             return session if inside else None
@@ -141,11 +177,7 @@ class _Batch:
                 for message in self.messages for s in message.samples
                 for meter_id, boot_id, seq, channel in [(self.meters[message.serial].id, message.boot_id,
                                                          message.seq, s.channel)]]
-        insert = pg_insert if self.db.get_bind().dialect.name == "postgresql" else sqlite_insert
-        # RETURNING says which rows are new (a repeat of a stored message adds nothing).
-        statement = insert(Reading).on_conflict_do_nothing().returning(
-            Reading.meter_id, Reading.boot_id, Reading.seq, Reading.channel)
-        return {tuple(row) for row in self.db.execute(statement, rows)}
+        return insert_readings(self.db, rows)
 
     def apply(self, new: set[tuple[int, str, int, int]]) -> None:
         """What each new reading means for its outlet's session, in each meter's order; then the live figures."""
@@ -193,12 +225,28 @@ class _Batch:
     def _flush_live(self, session: UsageSession) -> None:
         """Set one session's pending live figures now (before a service acts on the session)."""
         if (tally := self.tallies.pop(session.id, None)) is not None:
-            set_live(self.db, session, tally, self.power[session.id])
+            set_live(self.db, session, tally, self.power[session.id], self._tariffs[session.tariff_id])
+
+    @cached_property
+    def _tariffs(self) -> dict[int, TariffEngine]:
+        ids = {s.tariff_id for s in self.running.values()}
+        return {t.id: tariff_engine(t) for t in self.db.exec(select(Tariff).where(col(Tariff.id).in_(ids)))}
 
     def _write_live_figures(self) -> None:
-        """Each running session's figures once per batch; the flush writes them as one executemany."""
-        for session in list(self.running.values()):
-            self._flush_live(session)
+        """Each running session's figures once per batch at most; the next flush writes them as one executemany."""
+        now = time.monotonic()
+        with self.db.no_autoflush:
+            for session in list(self.running.values()):
+                tally = self.tallies.get(session.id)
+                if tally is None:
+                    continue
+                new_review = bool(tally.review) and not session.needs_review
+                if self.live_writes is not None and not (new_review or self.live_writes.due(session.id, now)):
+                    del self.tallies[session.id]  # the next write counts this batch's energy too
+                    continue
+                self._flush_live(session)
+                if self.live_writes is not None:
+                    self.live_writes.written(session.id, now)
 
 
 def _before_start(message: TelemetryIn, session: UsageSession) -> bool:
