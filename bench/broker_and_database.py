@@ -39,7 +39,7 @@ def mosquitto():
     port = free_port()
     (folder / "mosquitto.conf").write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10000000\n"
-        "max_inflight_messages 1000\nuser root\n")
+        "max_inflight_messages 1000\nset_tcp_nodelay true\nuser root\n")
     process = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.STDOUT)
     try:
@@ -187,3 +187,35 @@ def _wait(predicate: Callable[[], object], timeout: float, what: str, every: flo
 
 
 wait = _wait
+
+
+def bulk_fleet(url: str, count: int, channels: int, serial_prefix: str) -> None:
+    """`count` approved, active points whose meters are named like `scanpower sim` names them (PREFIX00001…).
+
+    Written set-based, so a fleet of thousands is ready in seconds; the simulator plays their meters.
+    """
+    from sqlalchemy import insert
+
+    from backend.core.clock import local_today
+    from backend.points.models import MeteringPoint, Outlet, PointStatus, Purpose
+    from backend.tariffs.service import ensure_default_tariffs
+    engine = make_engine(url)
+    with Session(engine) as db:
+        applicant = factories.user(db, Role.applicant)
+        tariff = ensure_default_tariffs(db)[1]
+        today = local_today()
+        points = db.execute(insert(MeteringPoint).returning(MeteringPoint.id), [
+            dict(name=f"bench {n}", address="bench", latitude=31.3, longitude=120.6, purpose=Purpose.night_market,
+                 capacity_kw=Decimal("30"), valid_from=today - timedelta(days=1),
+                 valid_until=today + timedelta(days=90),
+                 applicant_id=applicant.id, tariff_id=tariff.id, outlet_count=channels,
+                 outlet_rated_current_a=Decimal("16"), status=PointStatus.active, status_note="",
+                 created_at=datetime.now(UTC)) for n in range(count)]).scalars().all()
+        meters = db.execute(insert(Meter).returning(Meter.id, Meter.point_id), [
+            dict(point_id=point_id, serial=f"{serial_prefix}{n:05d}", mqtt_username=f"{serial_prefix}{n:05d}",
+                 mqtt_password="bench", online=True) for n, point_id in enumerate(points, start=1)]).all()
+        db.execute(insert(Outlet), [
+            dict(meter_id=meter_id, point_id=point_id, channel=ch, rated_current_a=Decimal("16"),
+                 qr_token=uuid.uuid4().hex) for meter_id, point_id in meters for ch in range(1, channels + 1)])
+        db.commit()
+    engine.dispose()
