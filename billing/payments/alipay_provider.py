@@ -109,7 +109,7 @@ class AlipayProvider:
         answer = self._server("look up the order", "alipay.trade.query", {"out_trade_no": external_id})
         if answer.get("code") != SUCCESS:  # ACQ.TRADE_NOT_EXIST: the payer has not opened the pay page
             return OrderStatus(OrderState.pending)
-        return OrderStatus(TRADE_STATES.get(answer.get("trade_status"), OrderState.pending), answer.get("trade_no"),
+        return OrderStatus(TRADE_STATES.get(answer.get("trade_status"), OrderState.pending), answer.get("trade_no") or None,
                            to_fen(Decimal(answer["total_amount"])))
 
     def query_refund(self, paid: PaidRef, refund_id: str) -> RefundResult:
