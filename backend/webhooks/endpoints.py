@@ -1,6 +1,7 @@
 """Webhooks from payment services: `POST /api/v1/webhooks/stripe`, `/wechat` and `/alipay`."""
 import logging
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -45,6 +46,14 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+async def form_body(request: Request) -> bytes:
+    """A form post's fields, encoded again: the app-wide NUL guard has read the stream already.
+
+    Alipay signs the decoded field values, not the bytes, so nothing is lost."""
+    form = await request.form()
+    return urlencode([(k, v) for k, v in form.multi_items() if isinstance(v, str)]).encode()
+
+
 def stripe_provider(request: Request) -> StripeProvider:
     provider = request.app.state.payments.by_name.get("stripe")
     if not isinstance(provider, StripeProvider):
@@ -87,7 +96,7 @@ def wechat_webhook(request: Request, db: SessionDep, settings: SettingsDep, paym
              responses={200: {"content": {"text/plain": {"schema": {"type": "string", "enum": ["success"]}}}},
                         **refusals(ProviderNotConfigured, BadSignature, PaymentServiceUnavailable)})
 def alipay_webhook(request: Request, db: SessionDep, settings: SettingsDep, payments: Payments,
-                   body: Annotated[bytes, Depends(raw_body)]) -> Response:
+                   body: Annotated[bytes, Depends(form_body)]) -> Response:
     """Receive an Alipay notification (a signed form post): verified, stored once by notify_id; answers `success`."""
     provider = _provider(payments, "alipay")
     note = provider.parse_notification(request.headers, body)
