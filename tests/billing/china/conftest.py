@@ -118,7 +118,7 @@ class Shop:
             session = db.get(UsageSession, session_id)
             meter = db.get(Meter, session.meter_id)
             meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1_000,
-                                              utcnow() - timedelta(hours=1), "b", 1)
+                                              utcnow() - timedelta(hours=3), "b", 1)
             vendor = db.get(User, session.vendor_id)
             sessions.request_stop(db, vendor, session.id, 30)
             meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 1_000 + used_wh,
