@@ -160,11 +160,11 @@ class FakeWeChatPay:
         with self.lock:
             for trade in self.trades.values():
                 if trade.transaction_id and trade.success_time[:10] == day:
-                    rows.append(_bill_row(trade.success_time, trade.transaction_id, trade.out_trade_no, "SUCCESS",
+                    rows.append(bill_row(trade.success_time, trade.transaction_id, trade.out_trade_no, "SUCCESS",
                                           trade.total, "", "", 0, ""))
             for record in self.refunds.values():
                 if record.status == "SUCCESS":
-                    rows.append(_bill_row(day + " 12:00:00", record.transaction_id, record.out_trade_no, "REFUND",
+                    rows.append(bill_row(day + " 12:00:00", record.transaction_id, record.out_trade_no, "REFUND",
                                           0, record.refund_id, record.out_refund_no, record.amount, "SUCCESS"))
         rows += list(extra_lines)
         rows += ["总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
@@ -355,7 +355,7 @@ def _now() -> str:
     return datetime.now(LOCAL_TZ).isoformat(timespec="seconds")
 
 
-def _bill_row(when: str, transaction: str, trade: str, state: str, total: int, refund_id: str, refund_no: str,
+def bill_row(when: str, transaction: str, trade: str, state: str, total: int, refund_id: str, refund_no: str,
               refund: int, refund_state: str) -> str:
     moment = when[:19].replace("T", " ")
     cells = [moment, APPID, MCHID, "0", "", transaction, trade, "oUpF8u", "JSAPI", state, "OTHERS", "CNY",
