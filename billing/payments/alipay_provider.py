@@ -54,7 +54,8 @@ class AlipayProvider:
     def pay(self, order: Order, idempotency_key: str) -> Checkout:
         """A signed pay URL for the phone's browser (WAP) and one for a computer (page); no request is made."""
         fields = dict(subject=order.description[:256], out_trade_no=order.out_trade_no,
-                      total_amount=str(from_fen(order.amount_fen)), return_url=order.payer.return_url or self.return_url,
+                      total_amount=str(from_fen(order.amount_fen)),
+                      return_url=order.payer.return_url or self.return_url,
                       notify_url=self.notify_url, timeout_express=ORDER_TIMEOUT, passback_params=order.purpose)
         wap = self.client.api_alipay_trade_wap_pay(**fields)
         page = self.client.api_alipay_trade_page_pay(**fields)
@@ -109,8 +110,8 @@ class AlipayProvider:
         answer = self._server("look up the order", "alipay.trade.query", {"out_trade_no": external_id})
         if answer.get("code") != SUCCESS:  # ACQ.TRADE_NOT_EXIST: the payer has not opened the pay page
             return OrderStatus(OrderState.pending)
-        return OrderStatus(TRADE_STATES.get(answer.get("trade_status"), OrderState.pending), answer.get("trade_no") or None,
-                           to_fen(Decimal(answer["total_amount"])))
+        state = TRADE_STATES.get(answer.get("trade_status"), OrderState.pending)
+        return OrderStatus(state, answer.get("trade_no") or None, to_fen(Decimal(answer["total_amount"])))
 
     def query_refund(self, paid: PaidRef, refund_id: str) -> RefundResult:
         answer = self._server("look up the refund", "alipay.trade.fastpay.refund.query",

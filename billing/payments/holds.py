@@ -190,7 +190,8 @@ def _post_wallet_charge(db: Session, hold: Hold, from_wallet: Decimal, settled: 
     revenue = ledger.account(db, ledger.REVENUE, "revenue")
     label = HOLD_LABEL.get(hold.provider, "hold")
     if settled < minimum:
-        why = f"¥{settled} is below {display_name(hold.provider)}'s ¥{minimum} minimum; {label} {hold.external_id} released"
+        why = (f"¥{settled} is below {display_name(hold.provider)}'s ¥{minimum} minimum; "
+               f"{label} {hold.external_id} released")
     else:
         why = f"¥{from_wallet} above the ¥{hold.amount} {label} {hold.external_id}"
     ledger.transfer(db, f"hold-wallet:{hold.external_id}", "hold_wallet_charge",

@@ -123,8 +123,8 @@ class WeChatPayProvider:
         if code >= 300:
             return RefundResult(number, amount_fen, RefundState.failed, reason=_message(body))
         answer = json.loads(body)
-        return RefundResult(number, answer["amount"]["refund"], REFUND_STATES.get(answer["status"], RefundState.pending),
-                            answer.get("refund_id"))
+        state = REFUND_STATES.get(answer["status"], RefundState.pending)
+        return RefundResult(number, answer["amount"]["refund"], state, answer.get("refund_id"))
 
     def query(self, external_id: str, purpose: str) -> OrderStatus:
         if external_id.startswith(orders.HOLD):
