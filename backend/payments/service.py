@@ -20,7 +20,7 @@ from backend.points.models import Outlet
 from backend.sessions import service as sessions
 from backend.users.models import User
 from billing.payments import holds
-from billing.payments.interface import (Checkout, Notification, NotificationKind, OrderState, Payer,
+from billing.payments.interface import (Checkout, Notification, NotificationKind, OrderState, OrderStatus, Payer,
                                         PaymentProvider, to_fen)
 from billing.payments.models import (Hold, HoldStatus, Payment, PaymentNotification, PaymentPurpose,
                                      PaymentStatus)
@@ -158,12 +158,18 @@ def _start_paid(db: Session, paid: Payment | Hold, settings: Settings) -> None:
 
 
 def recover_pending(db: Session, providers: Providers, settings: Settings, now: datetime) -> list[str]:
-    """Ask the provider about orders, holds and refunds whose notification has not come: complete, close, or wait."""
-    touched = []
-    for payment in _stale(db, Payment, Payment.status == PaymentStatus.pending, now):
-        touched += _recover(db, providers, payment, settings, now)
-    for hold in _stale(db, Hold, Hold.status == HoldStatus.pending, now):
-        touched += _recover(db, providers, hold, settings, now)
+    """Ask the provider about orders, holds and refunds whose notification has not come: complete, close, or wait.
+
+    The providers are asked first, holding no lock; then every row asked about is locked, in order,
+    before any of them is completed: a notification for one of them meanwhile (its row, then the
+    wallet) can never wait on us while we wait on it.
+    """
+    rows = [*_stale(db, Payment, Payment.status == PaymentStatus.pending, now),
+            *_stale(db, Hold, Hold.status == HoldStatus.pending, now)]
+    answers = [(row, _ask(providers, row, now)) for row in rows if _in_app(providers, row)]
+    for row, _ in answers:
+        _lock(db, row)
+    touched = [row.external_id for row, state in answers if _apply(db, row, state, settings, now)]
     for found in pending_refunds(db):
         if found.provider not in providers.by_name or as_utc(found.created_at) > now - ASK_AFTER:
             continue
@@ -174,12 +180,24 @@ def recover_pending(db: Session, providers: Providers, settings: Settings, now: 
     return touched
 
 
-def _recover(db: Session, providers: Providers, row: Payment | Hold, settings: Settings, now: datetime) -> list[str]:
+def _in_app(providers: Providers, row: Payment | Hold) -> bool:
     provider = providers.by_name.get(row.provider)
-    if provider is None or provider.capabilities.instant:
-        return []
+    return provider is not None and not provider.capabilities.instant
+
+
+def _ask(providers: Providers, row: Payment | Hold, now: datetime) -> OrderStatus:
+    """The order's state at its provider; one unpaid past its expiry is closed there first."""
+    provider = providers.named(row.provider)
     purpose = "hold" if isinstance(row, Hold) else row.purpose.value
     status = provider.query(row.external_id, purpose)
+    if status.state is OrderState.pending and as_utc(row.created_at) < now - GIVE_UP_AFTER:
+        provider.close(row.external_id, purpose)
+        return OrderStatus(OrderState.closed, None, None)
+    return status
+
+
+def _apply(db: Session, row: Payment | Hold, status: OrderStatus, settings: Settings, now: datetime) -> bool:
+    row = db.get(type(row), row.id, populate_existing=True)
     row.checked_at = now
     db.add(row)
     if status.state in (OrderState.paid, OrderState.held, OrderState.captured):
@@ -187,15 +205,15 @@ def _recover(db: Session, providers: Providers, row: Payment | Hold, settings: S
             complete_hold(db, row, status.transaction_id, settings)
         elif status.amount_fen in (None, to_fen(row.amount)):
             complete_payment(db, row, status.transaction_id, settings)
-        return [row.external_id]
+        return True
     if status.state in (OrderState.closed, OrderState.failed):
-        _close(db, row, f"{row.provider} says the order is {status.state.value}")
-        return [row.external_id]
-    if as_utc(row.created_at) < now - GIVE_UP_AFTER:
-        provider.close(row.external_id, purpose)
-        _close(db, row, "not paid within 30 minutes; the order was closed")
-        return [row.external_id]
-    return []
+        _close(db, row, f"not paid: the order is {status.state.value} at {row.provider}")
+        return True
+    return False
+
+
+def _lock(db: Session, row: Payment | Hold) -> None:
+    lock_row(db, type(row), row.id)
 
 
 def _close(db: Session, row: Payment | Hold, reason: str) -> None:

@@ -10,7 +10,7 @@ from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.register_rules import outlet_rated_power_w
 from backend.points.models import Outlet
-from backend.sessions.models import BillLine, SessionStatus, UsageSession
+from backend.sessions.models import OPEN_STATUSES, BillLine, SessionStatus, UsageSession
 from backend.sessions.pricing import SessionBill, price_session
 from backend.sessions.service import hold_of, locked_session
 from backend.tariffs.service import get_tariff, tariff_engine
@@ -170,12 +170,18 @@ NEVER_STARTED = "paid ahead for a session that never started: all of it back 原
 def refund_unused_prepayments(db: Session, providers: PaymentProvider | Providers) -> list[Payment]:
     """Send back at once what sessions paid ahead did not use: all of it when the session never ran."""
     providers = Providers.of(providers)
-    query = select(Payment.id).where(Payment.purpose == PaymentPurpose.session,
-                                     Payment.status == PaymentStatus.succeeded, Payment.settled_at.is_(None))
+    running = select(UsageSession.id).where(UsageSession.status.in_(OPEN_STATUSES))
+    query = (select(Payment.id, Payment.session_id).where(Payment.purpose == PaymentPurpose.session,
+                                                          Payment.status == PaymentStatus.succeeded,
+                                                          Payment.settled_at.is_(None))
+             .where(Payment.session_id.is_(None) | Payment.session_id.not_in(running)).order_by(Payment.id))
+    found = list(db.exec(query))
+    # Every session first, in order, then wallets: the lock order of every other transaction.
+    sessions = {sid: locked_session(db, sid) for sid in sorted(sid for _, sid in found if sid is not None)}
     done = []
-    for payment_id in list(db.exec(query)):
+    for payment_id, session_id in found:
+        session = sessions.get(session_id)
         payment = db.get(Payment, payment_id)
-        session = locked_session(db, payment.session_id) if payment.session_id else None
         lock_wallet(db, payment.user_id)
         payment = db.get(Payment, payment_id, populate_existing=True)
         if payment.settled_at is not None or (session is not None and session.status.is_open):
