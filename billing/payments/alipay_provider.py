@@ -192,7 +192,8 @@ def read_trade_bill(content: bytes) -> list[StatementLine]:
         when = datetime.strptime(field["完成时间"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=LOCAL_TZ)
         amount = abs(to_fen(Decimal(field["订单金额（元）"])))
         if field["业务类型"] == "退款":
-            lines.append(StatementLine(StatementKind.refund, field["退款批次号/请求号"], field["支付宝交易号"], amount, when))
+            lines.append(StatementLine(StatementKind.refund, field["退款批次号/请求号"], field["支付宝交易号"],
+                                       amount, when))
         else:
             lines.append(StatementLine(StatementKind.payment, _ours(field["商户订单号"]), field["支付宝交易号"], amount,
                                        when))

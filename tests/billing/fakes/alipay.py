@@ -124,20 +124,23 @@ class FakeAlipay:
         out = io.StringIO()
         out.write("#支付宝业务明细查询\n#账号：[20881234567890120156]\n")
         writer = csv.writer(out)
-        writer.writerow(["支付宝交易号", "商户订单号", "业务类型", "商品名称", "创建时间", "完成时间", "门店编号", "门店名称", "操作员",
-                         "终端号", "对方账户", "订单金额（元）", "商家实收（元）", "支付宝红包（元）", "集分宝（元）", "支付宝优惠（元）",
-                         "商家优惠（元）", "券核销金额（元）", "券名称", "商家红包消费金额（元）", "卡消费金额（元）", "退款批次号/请求号",
-                         "服务费（元）", "分润（元）", "备注"])
+        writer.writerow(["支付宝交易号", "商户订单号", "业务类型", "商品名称", "创建时间", "完成时间",
+                         "门店编号", "门店名称", "操作员", "终端号", "对方账户", "订单金额（元）",
+                         "商家实收（元）", "支付宝红包（元）", "集分宝（元）", "支付宝优惠（元）",
+                         "商家优惠（元）", "券核销金额（元）", "券名称", "商家红包消费金额（元）",
+                         "卡消费金额（元）", "退款批次号/请求号", "服务费（元）", "分润（元）", "备注"])
         with self.lock:
             for trade in self.trades.values():
                 if trade.paid_at and trade.paid_at[:10] == day:
-                    writer.writerow([trade.trade_no, trade.out_trade_no, "交易", "扫码用电", trade.paid_at, trade.paid_at,
-                                     "", "", "", "", "buyer", f"{trade.total}", f"{trade.total}"] + ["0.00"] * 8
+                    writer.writerow([trade.trade_no, trade.out_trade_no, "交易", "扫码用电", trade.paid_at,
+                                     trade.paid_at, "", "", "", "", "buyer", f"{trade.total}", f"{trade.total}"]
+                                    + ["0.00"] * 8
                                     + ["", "0.00", "0.00", ""])
             for found in self.refunds.values():
                 if found.at[:10] == day:
-                    writer.writerow([found.trade_no, found.out_trade_no, "退款", "扫码用电", found.at, found.at, "", "", "",
-                                     "", "buyer", f"-{found.amount}", f"-{found.amount}"] + ["0.00"] * 8
+                    writer.writerow([found.trade_no, found.out_trade_no, "退款", "扫码用电", found.at, found.at,
+                                     "", "", "", "", "buyer", f"-{found.amount}", f"-{found.amount}"]
+                                    + ["0.00"] * 8
                                     + [found.out_request_no, "0.00", "0.00", ""])
         out.write("#-----------------------------------------业务明细列表结束------------------------------------\n")
         archive = io.BytesIO()

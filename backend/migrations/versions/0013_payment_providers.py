@@ -1,7 +1,7 @@
 """payment providers: WeChat Pay and Alipay beside Stripe — pending orders, holds of any provider, refund states,
 notifications stored once, daily statements and their differences
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-30 10:00:00
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 import backend.core.types
 
-revision = '0014'
+revision = '0013'
 down_revision = '0012'
 branch_labels = None
 depends_on = None
@@ -129,6 +129,7 @@ def downgrade() -> None:
         for column in ('finished_at', 'transaction_id', 'status', 'provider'):
             batch_op.drop_column(column)
         batch_op.alter_column('payment_external_id', new_column_name='payment_intent_id')
+    with op.batch_alter_table('refund', schema=None) as batch_op:  # SQLite: the renamed column exists only now
         batch_op.create_index('ix_refund_payment_intent_id', ['payment_intent_id'], unique=False)
     with op.batch_alter_table('payment_hold', schema=None) as batch_op:
         for column in HOLD_INDEXES:
