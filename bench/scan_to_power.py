@@ -30,6 +30,7 @@ from backend.points.service import outlets_of_point
 from backend.users.models import Role
 from bench.broker_and_database import bulk_fleet, fresh_database, mosquitto, wait
 from device_gateway.broker_url import BrokerAddress
+from device_gateway.connection import send_at_once
 from device_gateway.embedded_broker import free_port
 from firmware_sim.fleet import Fleet
 from firmware_sim.loads import constant
@@ -53,6 +54,7 @@ def mqtt_round_trips(broker: str, count: int) -> list[float]:
 
     def client(name, on_message, subscribe):
         made = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{uuid.uuid4().hex[:6]}")
+        made.on_socket_open = lambda c, u, sock: send_at_once(sock)
         ready = threading.Event()
         made.on_subscribe = lambda *_: ready.set()
         made.on_message = on_message

@@ -1,4 +1,5 @@
 """Build and connect paho clients the same way everywhere."""
+import socket
 import threading
 
 import paho.mqtt.client as mqtt
@@ -14,7 +15,18 @@ def new_client(broker: BrokerAddress, client_id: str, clean_session: bool = True
     if broker.username:
         client.username_pw_set(broker.username, broker.password)
     client.reconnect_delay_set(min_delay=1, max_delay=10)
+    client.on_socket_open = lambda client, userdata, sock: send_at_once(sock)
     return client
+
+
+def send_at_once(sock) -> None:
+    """TCP_NODELAY: paho leaves Nagle's algorithm on, which holds a command or an ack back ~40 ms behind the
+    previous small packet's delayed ACK."""
+    raw = getattr(sock, "socket", sock)  # paho may wrap it (TLS, websockets)
+    try:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass  # not a TCP socket (a unix socket, a test double)
 
 
 class PublishOnlyClient:

@@ -29,6 +29,7 @@ from backend.meters.ingest import LiveWrites, TelemetryIn, store_telemetry
 from backend.meters.orders import Order
 from backend.meters.quarantine import printable, record_rejections
 from backend.meters.service import UnknownMeter
+from device_gateway.ack_order import InOrderAcks
 from device_gateway.batches import next_batch
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.catch_up import CatchUp
@@ -62,6 +63,7 @@ class Inbound:
     source: str = ""  # the serial the topic names (the rate limit's key), else the topic
     admitted: bool = True  # False: over its meter's rate limit, so only acknowledged and counted
     arrived: float = 0.0  # time.monotonic() when paho handed it over
+    ticket: int = 0  # its place in the line of PUBACKs
 
 
 def gateway_rate_limit(settings: Settings) -> RateLimit:
@@ -97,6 +99,7 @@ class Gateway:
         self._lanes: list[queue.Queue[Inbound | None]] = [queue.Queue() for _ in range(max(1, telemetry_workers))]
         self._batch_max, self._batch_wait_s = batch_max, batch_wait_s
         self._counting = threading.Lock()  # the flood watch and the rejection tally, shared by every lane
+        self._acks: InOrderAcks[Inbound] = InOrderAcks(self._puback)
         self._connected = threading.Event()
         self._connection = 0  # counts successful connects; paho's thread writes it, the worker reads it
         self._stopping = threading.Event()
@@ -182,7 +185,7 @@ class Gateway:
             # A backlog the broker kept for us arrives faster than it was sent: no limit until it is drained.
             admitted = self._catch_up.catching_up(now) or self._limiter.admit(source, now)
         item = Inbound(message.topic, message.payload, message.mid, message.qos, self._connection, source, admitted,
-                       now)
+                       now, self._acks.ticket())
         self._lane_of(item).put(item)
 
     def _lane_of(self, item: Inbound) -> queue.Queue:
@@ -312,6 +315,10 @@ class Gateway:
         return unknown
 
     def _acknowledge(self, item: Inbound) -> None:
+        """The message is stored (or counted): its PUBACK may go once every earlier arrival's has."""
+        self._acks.finished(item.ticket, item)
+
+    def _puback(self, item: Inbound) -> None:
         """PUBACK, after the commit, on the connection that delivered the message.
 
         After a reconnect the broker re-sends what was not acknowledged (and a restarted broker

@@ -12,6 +12,8 @@ from typing import Protocol
 
 import paho.mqtt.client as mqtt
 
+from device_gateway.connection import send_at_once
+
 log = logging.getLogger(__name__)
 
 # Connects waiting for their CONNACK at once: enough to connect thousands of meters in seconds,
@@ -176,6 +178,7 @@ class IoLoop:
             self._masks[client] = wanted
 
     def _on_socket_open(self, client, userdata, sock) -> None:
+        send_at_once(sock)
         self._selector.register(sock, _READ, client)
         self._masks[client] = _READ
 
