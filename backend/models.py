@@ -1,5 +1,6 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.alarms.models import Alarm, AlarmWatch
+from backend.audit.models import AuditEntry
 from backend.meters.models import QuarantineEntry, Reading
 from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.water import WaterCoefficient
@@ -10,6 +11,6 @@ from billing.idempotency.models import IdempotentRequest
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
-__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "BillLine", "IdempotentRequest", "JournalEntry", "LedgerAccount",
+__all__ = ["Alarm", "AlarmWatch", "AuditEntry", "AttemptCounter", "BillLine", "IdempotentRequest", "JournalEntry", "LedgerAccount",
            "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "QuarantineEntry", "Reading", "RevokedToken",
            "Tariff", "UsageSession", "User", "WaterCoefficient"]

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # A flooding meter's alarm closes after this long within its limit.
     gateway_flood_calm_seconds: float = Field(default=60.0, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    # What a meter's installer configures as the broker (e.g. mqtts://iot.example.cn:8883); default: MQTT_URL's host.
+    meter_broker_url: str = ""
+    # The service number printed on the outlet page and the receipts (95598: the grid's customer service).
+    service_phone: str = "95598"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     secret_key: str = ""

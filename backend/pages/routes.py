@@ -19,6 +19,7 @@ from backend.pages import (
     wallet,
 )
 from backend.pages.errors import error_page
+from backend.pages.i18n import gettext
 from backend.reconciliation import pages as reconciliation_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -37,4 +38,4 @@ async def _not_found(request: Request, exc: HTTPException):
     """A mistyped page address gets a page; the API and static files answer in the API's error shape."""
     if request.url.path.startswith(("/api/", "/static/")):
         return http_error_json(exc, request)
-    return error_page(request, 404, "There is no page at this address.")
+    return error_page(request, 404, gettext("There is no page at this address."))

@@ -40,9 +40,10 @@ def read_reconciliation(point_id: Id, start: Start, end: End, db: SessionDep,
 
 @router.post("/points/{point_id}/reconciliation/bill", response_model=UnattributedBillPublic,
              responses=refusals(*BILL_REFUSALS))
-def bill_unattributed(point_id: Id, start: Start, end: End, db: SessionDep, _: Operator) -> UnattributedBillPublic:
+def bill_unattributed(point_id: Id, start: Start, end: End, db: SessionDep,
+                      operator: Operator) -> UnattributedBillPublic:
     """Bill the period's unattributed energy to the applicant, once; repeating it posts nothing."""
-    return bill_public(service.bill_unattributed(db, point_id, start, end))
+    return bill_public(service.bill_unattributed(db, point_id, start, end, actor=operator))
 
 
 @router.get("/points/{point_id}/statement", response_model=StatementPublic, responses=refusals(*READ_REFUSALS))

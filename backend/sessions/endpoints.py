@@ -76,6 +76,6 @@ def refund(session_id: BigId, body: SessionRefund, request: Request, db: Session
     session = service.visible_session(db, operator, session_id)
 
     def act() -> ReceiptPublic:
-        refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider)
+        refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider, operator)
         return receipt(db, session)
     return once(db, operator.id, idempotency_key, f"session_refund:{session_id}", body, ReceiptPublic, act)

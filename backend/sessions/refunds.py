@@ -5,6 +5,7 @@ from pydantic import Field
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
+from backend.audit.service import record
 from backend.core.errors import Conflict
 from backend.core.types import Text, exact_decimal
 from backend.sessions.models import SessionStatus, UsageSession
@@ -30,7 +31,8 @@ class RefundNotPossible(Conflict):
     pass
 
 
-def refund_session(db: Session, session: UsageSession, amount: Decimal | None, reason: str, provider) -> Decimal:
+def refund_session(db: Session, session: UsageSession, amount: Decimal | None, reason: str, provider,
+                   actor=None) -> Decimal:
     """Give money back the way the session was paid: to the card for what a hold captured, the rest to the wallet.
 
     Decided under the vendor's wallet lock, so refunds sent at the same moment never add up to
@@ -52,6 +54,8 @@ def refund_session(db: Session, session: UsageSession, amount: Decimal | None, r
                         ledger.account(db, ledger.REVENUE, "revenue"), lock_wallet(db, session.vendor_id),
                         amount - to_card, memo=f"refund of session {session.id}: {reason}"[:255],
                         session_id=session.id)
+    record(db, actor, "session.refund", "session", session.id, {"refundable": str(left)},
+           {"refundable": str(left - amount), "refunded": str(amount)}, reason)
     return amount
 
 
