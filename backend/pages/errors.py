@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from backend.core.errors import NotAuthenticated, ScanPowerError
@@ -50,6 +51,24 @@ def error_page(request: Request, status_code: int, detail: str, title: str | Non
     return render(request, "error.html", status_code=status_code, code=status_code,
                   user=getattr(request.state, "page_user", None),
                   title=title or gettext(TITLES.get(status_code, OTHER_TITLE)), detail=detail)
+
+
+HTTP_WORDS = {
+    404: N_("There is no page at this address."),
+    405: N_("This page cannot be used that way. Open it from a link instead."),
+    400: N_("The form could not be read, perhaps because something in it was far too long. "
+            "Go back, shorten it and send it again."),
+    413: N_("The form was far too large. Go back, shorten what you typed and send it again."),
+}
+
+
+def http_error_page(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own refusals of a page address (no such page, a form it cannot read) as a page."""
+    words = HTTP_WORDS.get(exc.status_code, N_("Something went wrong. Go back and try again."))
+    response = error_page(request, exc.status_code, gettext(words))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def page_router() -> APIRouter:

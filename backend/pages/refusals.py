@@ -58,6 +58,7 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
                                   N_("Open it from your own page.")),
     points.OutletNotFound: Refusal(N_("This QR code does not belong to any outlet."),
                                    N_("Scan the label on the outlet itself, or ask the site manager.")),
+    points.MeterNotFound: Refusal(N_("There is no such meter."), N_("Open it from the overview.")),
     points.PointNotPending: Refusal(N_("This application was already decided."),
                                     N_("Reload the page to see its state.")),
     points.NotAnApplicant: Refusal(N_("Only applicant accounts can apply for a metering point."),

@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from starlette.responses import Response
 
 from backend.pages import display, i18n
@@ -14,7 +15,8 @@ from backend.pages.navigation import role_home
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-templates = Jinja2Templates(directory=TEMPLATES, extensions=["jinja2.ext.i18n"])
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                                            extensions=["jinja2.ext.i18n"]))
 # Jinja fills the placeholders itself (newstyle), so it gets the catalogue's lookups without formatting.
 templates.env.install_gettext_callables(
     lambda message: i18n.translations(i18n.current_locale()).gettext(message),
@@ -26,7 +28,7 @@ templates.env.filters.update(
     session_status=display.session_status, stop_reason=display.stop_reason, purpose=display.purpose,
     sentence=display.sentence, period=display.period, clock=display.clock, line_kind=display.line_kind,
     alarm_kind=display.alarm_kind, rejection_kind=display.rejection_kind, role=display.role,
-    category=display.category, volts=display.volts, amps=display.amps,
+    category=display.category, movement=display.movement, volts=display.volts, amps=display.amps,
 )
 # Each rendered money form carries its own key, so a double tap or a resend on a weak network moves money once.
 templates.env.globals.update(role_home=role_home, new_request_key=lambda: uuid.uuid4().hex, csrf_field=csrf_field,

@@ -21,6 +21,10 @@ class OutletNotFound(NotFound):
     pass
 
 
+class MeterNotFound(NotFound):
+    pass
+
+
 class PointNotPending(Conflict):
     pass
 
@@ -145,6 +149,13 @@ def expire_points(db: Session, today: date) -> list[MeteringPoint]:
     for point in expired:
         point.status = PointStatus.expired
     return expired
+
+
+def get_meter(db: Session, meter_id: int) -> Meter:
+    meter = db.get(Meter, meter_id)
+    if meter is None:
+        raise MeterNotFound(f"meter {meter_id} does not exist")
+    return meter
 
 
 def meter_of_point(db: Session, point_id: int) -> Meter | None:

@@ -16,7 +16,7 @@ from backend.reconciliation.schemas import (
     reconciliation_public,
     statement_public,
 )
-from backend.reconciliation.statement_csv import csv_filename, statement_csv
+from backend.reconciliation.statement_csv import csv_filename, statement_csv, vendor_labels
 
 router = APIRouter(tags=["reconciliation"], route_class=ApiRoute)
 READ_REFUSALS = (*SIGNED_IN, points.PointNotFound, service.InvalidPeriod, service.TariffNotInEffect)
@@ -55,7 +55,7 @@ def read_statement(point_id: Id, month: Month, db: SessionDep, user: CurrentUser
 @router.get("/points/{point_id}/statement.csv", response_class=Response,
             responses=CSV | refusals(*READ_REFUSALS))
 def read_statement_csv(point_id: Id, month: Month, db: SessionDep, user: CurrentUser) -> Response:
-    """The monthly statement as CSV: one row per session, then the totals."""
+    """The monthly statement as CSV (UTF-8 with BOM): one row per session naming point and vendor, then the totals."""
     found = service.statement(db, points.visible_point(db, user, point_id), month)
-    return Response(statement_csv(found), media_type="text/csv; charset=utf-8",
+    return Response(statement_csv(found, vendor_labels(db, found)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{csv_filename(found)}"'})

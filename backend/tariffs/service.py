@@ -67,6 +67,15 @@ def price_now(tariff: Tariff, at: datetime | None = None) -> PriceNow:
                     service_fee_per_session=fee.per_session if fee else None, version=current.version.label)
 
 
+def starts_at(tariff: Tariff) -> datetime:
+    """When the tariff's first version takes effect: before it, the tariff prices nothing."""
+    return tariff_engine(tariff).versions[0].effective_from
+
+
+def in_effect(tariff: Tariff, at: datetime | None = None) -> bool:
+    return starts_at(tariff) <= (at or utcnow())
+
+
 def tariff_public(tariff: Tariff) -> TariffPublic:
     return TariffPublic(id=tariff.id, code=tariff.code, name=tariff.name, category=tariff.category,
                         now=price_now(tariff), definition=json.loads(tariff.definition))
