@@ -70,7 +70,7 @@ def test_a_forged_form_post_is_refused_and_changes_nothing(victim, world, db, at
 
 def test_a_wrong_token_is_refused(victim, world, db):
     answer = victim.post("/wallet/top-up", data={"amount": "20", "csrf_token": "x" * 43}, headers={"Origin": SITE})
-    assert answer.status_code == 403 and "does not match" in answer.text
+    assert answer.status_code == 403 and "did not come from this page" in answer.text
     assert wallet_balance(db, world.vendor_id) == Decimal("50.00")
 
 
