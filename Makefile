@@ -29,7 +29,7 @@ browser:
 # entries in $(LOCALES)/zh_CN/LC_MESSAGES/messages.po (tests/pages/test_translations.py names any left).
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --sort-output --omit-header .
-	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-location --no-fuzzy-matching \
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-fuzzy-matching \
 		--ignore-obsolete --width 120
 
 clean:

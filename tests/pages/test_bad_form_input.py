@@ -39,7 +39,7 @@ def test_nul_in_a_page_form_gets_the_400_page_and_changes_nothing(applicant, ope
     rejected = operator.post(f"/operator/points/{pending_point.id}/reject", data={"reason": "no\x00"})
 
     assert (applied.status_code, rejected.status_code) == (400, 400)
-    assert "The form contains a character that cannot be stored" in applied.text
+    assert "The address or the form contains a character that cannot be stored" in applied.text
     db.expire_all()
     assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
 
