@@ -148,6 +148,12 @@ def clock(moment: datetime | None) -> str:
     return NOTHING if shown is None else shown.strftime("%H:%M")
 
 
+def clock_seconds(moment: datetime | None) -> str:
+    """A time of day to the second in Asia/Shanghai, e.g. 22:00:05: how fresh a live figure is."""
+    shown = local(moment)
+    return NOTHING if shown is None else shown.strftime("%H:%M:%S")
+
+
 def sentence(text: str | None) -> str:
     """A message as a sentence: capital first letter, a final full stop (。 after Chinese)."""
     if not text:

@@ -20,7 +20,7 @@ def live_figures(session: UsageSession) -> dict:
         "amount_label": gettext("Cost so far") if not final else gettext("Cost"),
         "power": display.power(public.power_w),
         "started": display.when(public.started_at),
-        "updated": display.when(session.latest_reading_at or public.started_at or public.requested_at),
+        "updated": display.clock_seconds(session.latest_reading_at or public.started_at or public.requested_at),
         "notices": [{"kind": n.kind, "text": n.text} for n in notices(public)],
         "receipt": f"/sessions/{session.id}/receipt" if public.status == SessionStatus.completed else None,
     }

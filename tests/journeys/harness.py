@@ -41,6 +41,12 @@ class Journey:
     page: Page
     errors: list[str] = field(default_factory=list)
     shots: int = 0
+    expected_status: int | None = None  # a page answered with this status on purpose (a form sent back)
+
+    def console(self, kind: str, text: str) -> None:
+        refused = re.search(r"status of (\d{3})", text)
+        if kind == "error" and not (refused and int(refused.group(1)) == self.expected_status):
+            self.errors.append(text)
 
     @property
     def folder(self) -> Path:
@@ -82,7 +88,7 @@ def open_journey(browser: Browser, role: str, language: str, viewport: Viewport,
     context.set_default_timeout(15_000)
     page = context.new_page()
     journey = Journey(role, language, viewport, context, page)
-    page.on("console", lambda message: message.type == "error" and journey.errors.append(message.text))
+    page.on("console", lambda message: journey.console(message.type, message.text))
     page.on("pageerror", lambda error: journey.errors.append(str(error)))
     journey.folder.mkdir(parents=True, exist_ok=True)
     return journey
