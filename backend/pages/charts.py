@@ -27,6 +27,10 @@ class Bars:
     last: date | None
     most: str
 
+    @property
+    def empty(self) -> bool:
+        return all(bar.height == 0 for bar in self.bars)
+
 
 @dataclass(frozen=True)
 class Curve:
