@@ -81,7 +81,7 @@ CATEGORY_TEXT = {"agricultural": N_("Agricultural"), "commercial": N_("Commercia
 # Keyed by plain value: session, point and meter states share one colour language.
 _BADGES = {
     "active": "ok", "online": "ok",
-    "starting": "wait", "stopping": "wait", "submitted": "wait", "approved": "wait",
+    "starting": "wait", "stopping": "wait", "submitted": "wait", "approved": "done",
     "failed": "bad", "rejected": "bad", "flooding": "bad", "open": "bad",
     "completed": "done",
 }

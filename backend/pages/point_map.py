@@ -4,7 +4,8 @@ from math import cos, radians
 
 from backend.points.models import MeteringPoint
 
-WIDTH, HEIGHT, PAD = 640, 360, 28
+WIDTH, HEIGHT, PAD = 640, 300, 28
+CLOSE_PX, LINE_PX = 14, 16
 MIN_SPAN_DEG = 0.5  # a lone point or a tight cluster still gets a readable area around it
 
 
@@ -15,6 +16,7 @@ class Dot:
     status: str
     x: float
     y: float
+    label_y: float  # labels of points at (nearly) one place are stacked, not drawn over each other
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ def point_map(points: list[MeteringPoint]) -> PointMap:
     # One scale for both axes (pixels per km, roughly), fitted to the box.
     scale = min((WIDTH - 2 * PAD) / (lon_span * squeeze), (HEIGHT - 2 * PAD) / lat_span)
     centre_lon, centre_lat = (west + east) / 2, middle
-    dots = [Dot(p.id, p.name, p.status.value, round(WIDTH / 2 + (p.longitude - centre_lon) * squeeze * scale, 1),
-                round(HEIGHT / 2 - (p.latitude - centre_lat) * scale, 1)) for p in points]
+    placed: list[Dot] = []
+    for p in points:
+        x = round(WIDTH / 2 + (p.longitude - centre_lon) * squeeze * scale, 1)
+        y = round(HEIGHT / 2 - (p.latitude - centre_lat) * scale, 1)
+        near = sum(1 for d in placed if abs(d.x - x) < CLOSE_PX and abs(d.y - y) < CLOSE_PX)
+        placed.append(Dot(p.id, p.name, p.status.value, x, y, round(y + 4 + near * LINE_PX, 1)))
+    dots = placed
     return PointMap(dots, WIDTH, HEIGHT, round(west, 3), round(east, 3), round(south, 3), round(north, 3))
