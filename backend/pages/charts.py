@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from backend.core.clock import as_utc as _utc
+
 Number = int | float | Decimal
 
 
@@ -76,6 +78,7 @@ def curve(samples: Sequence[tuple[datetime, float]], start: datetime, end: datet
     def y(value: float) -> float:
         return round(CURVE_HEIGHT - CURVE_PAD - (CURVE_HEIGHT - 2 * CURVE_PAD) * (value - low) / span, 1)
 
-    points = " ".join(f"{round(CURVE_WIDTH * (t - start).total_seconds() / seconds, 1)},{y(v)}" for t, v in samples)
+    points = " ".join(f"{round(CURVE_WIDTH * (_utc(t) - start).total_seconds() / seconds, 1)},{y(v)}"
+                      for t, v in samples)
     return Curve(points, [y(limit) for limit in limits], CURVE_WIDTH, CURVE_HEIGHT, start, end,
                  shown(min(values, default=0.0)), shown(max(values, default=0.0)))

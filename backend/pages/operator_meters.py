@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse
 
 from backend.alarms import service as alarms
 from backend.alarms.rules import GB_T_12325
-from backend.core.clock import utcnow
+from backend.core.clock import as_utc, utcnow
 from backend.deps import Id, Operator, SettingsDep
 from backend.meters.inspection import latest_by_channel, rejections_of, samples
 from backend.pages.charts import curve
@@ -28,19 +28,24 @@ WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(
 
 
 @router.get("/operator/meters/{meter_id}")
-def meter_page(meter_id: Id, request: Request, db: PageDb, operator: Operator, channel: int = 1, window: str = "1h"):
+def meter_page(meter_id: Id, request: Request, db: PageDb, operator: Operator, channel: int | None = None,
+               window: str = "1h"):
     """One meter: an outlet's load and voltage over the chosen hours, its commands, alarms and refused messages."""
     meter = _meter(db, meter_id)
     point = points.get_point(db, meter.point_id)
     outlets = points.outlets_of_point(db, point.id)
-    channel = channel if any(o.channel == channel for o in outlets) else (outlets[0].channel if outlets else 1)
+    latest = latest_by_channel(db, meter.id)
+    if not any(o.channel == channel for o in outlets):  # default: the outlet drawing most now
+        channel = max((o.channel for o in outlets), default=1,
+                      key=lambda c: (latest[c].power_w if c in latest else -1, -c))
     window = window if window in WINDOWS else "1h"
     end = utcnow()
-    start = end - WINDOWS[window]
-    found = samples(db, meter.id, channel, start, end)
+    found = samples(db, meter.id, channel, end - WINDOWS[window], end)
+    # A meter that reports for less than the window is drawn from its first reading, not squeezed to the right.
+    start = as_utc(found[0].at) if found else end - WINDOWS[window]
     limits = GB_T_12325
     return render(request, "meter.html", user=operator, meter=meter, point=point, outlets=outlets, channel=channel,
-                  window=window, windows=list(WINDOWS), latest=latest_by_channel(db, meter.id),
+                  window=window, windows=list(WINDOWS), latest=latest,
                   load=curve([(s.at, s.power_w) for s in found], start, end, power),
                   voltage=curve([(s.at, s.voltage_v) for s in found], start, end, volts,
                                 (float(limits.lower_v), float(limits.upper_v))),
