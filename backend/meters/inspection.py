@@ -42,5 +42,5 @@ def latest_by_channel(db: Session, meter_id: int) -> dict[int, Sample]:
 
 def rejections_of(db: Session, serial: str) -> list[QuarantineEntry]:
     """The quarantine's counts for this meter, by kind."""
-    query = select(QuarantineEntry).where(QuarantineEntry.source == serial).order_by(col(QuarantineEntry.last_at).desc())
-    return list(db.exec(query))
+    query = select(QuarantineEntry).where(QuarantineEntry.source == serial)
+    return list(db.exec(query.order_by(col(QuarantineEntry.last_at).desc())))

@@ -49,7 +49,8 @@ def tariffs_page(request: Request, db: PageDb, operator: Operator):
 @router.get("/operator/tariffs/new")
 def new_form(request: Request, operator: Operator):
     """The form for a new tariff and its first version."""
-    values = {"mode": "flat", "category": "commercial", "effective_from": (local_today() + timedelta(days=1)).isoformat()}
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
+    values = {"mode": "flat", "category": "commercial", "effective_from": tomorrow}
     return _edit_page(request, operator, None, values, {})
 
 

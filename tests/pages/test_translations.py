@@ -15,7 +15,6 @@ from backend.core.errors import ScanPowerError
 from backend.pages import display
 from backend.pages.i18n import po_path
 from backend.pages.refusals import REFUSALS
-from tests.browser import browser
 
 REPO = Path(__file__).resolve().parents[2]
 METHODS = [("backend/**.py", "python"), ("backend/pages/templates/**.html", "jinja2")]
