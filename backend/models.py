@@ -12,5 +12,5 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import Payment
 
 __all__ = ["Alarm", "AlarmWatch", "AuditEntry", "AttemptCounter", "BillLine", "IdempotentRequest", "JournalEntry",
-           "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "QuarantineEntry", "Reading", "RevokedToken",
-           "Tariff", "UsageSession", "User", "WaterCoefficient"]
+           "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "QuarantineEntry", "Reading",
+           "RevokedToken", "Tariff", "UsageSession", "User", "WaterCoefficient"]
