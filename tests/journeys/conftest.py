@@ -26,7 +26,9 @@ def steady_loads(meter: DemoMeter) -> dict:
     return demo_loads(meter)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: the demo's simulated meters use fixed MQTT client ids (their serials), so two
+# platforms alive at once on one broker would take each other's meters off (tests/test_end_to_end.py runs one).
+@pytest.fixture(scope="module")
 def site(_databases, broker_url):
     """`scanpower run` as a person meets it: the demo site, its meters simulated over MQTT."""
     database_url = _databases.new()
@@ -41,7 +43,7 @@ def site(_databases, broker_url):
     _databases.drop(database_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def market_outlets(site) -> list[str]:
     """The QR tokens of the night market's outlets, once its meter is online."""
     with Session(site.engine) as db:
