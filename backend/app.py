@@ -32,8 +32,11 @@ from backend.tariffs import endpoints as tariffs
 from backend.users import endpoints as users
 from backend.reconciliation import endpoints as reconciliation
 from backend.wallet import endpoints as wallet
+from backend.payments import endpoints as payments
+from backend.payments.configured import providers_from
 from backend.webhooks import endpoints as webhooks
-from billing.payments.providers import DemoProvider, PaymentProvider
+from billing.payments.interface import PaymentProvider
+from billing.payments.providers import Providers
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -44,7 +47,7 @@ DESCRIPTION = ("Shared scan-to-use metering (扫码用电): scan an outlet, get 
 
 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
-               broker_connected: Callable[[], bool], payment_provider: PaymentProvider | None = None,
+               broker_connected: Callable[[], bool], payment_provider: PaymentProvider | Providers | None = None,
                metric_sources: dict[str, Counters] | None = None) -> FastAPI:
     # Swagger UI is served from the installed package: no CDN, so /docs works offline.
     app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION, docs_url=None,
@@ -57,13 +60,15 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.order_sink = order_sink
     app.state.broker_connected = broker_connected
     app.state.meter_broker_url = broker_for_meters(settings.meter_broker_url, settings.mqtt_url)
-    app.state.payment_provider = payment_provider or payment_provider_for(settings)
+    # Every configured provider by name; `payment_provider` is the default, for requests that choose none.
+    app.state.payments = Providers.of(payment_provider) if payment_provider is not None else providers_from(settings)
+    app.state.payment_provider = app.state.payments.default
     app.state.counters = Counters()
     app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
     app.state.registry = CollectorRegistry()
     HttpMetrics(app.state.registry, API_PREFIX).install(app)
     app.state.registry.register(health.FleetGauges(engine))
-    for module in (users, points, sessions, tariffs, wallet, webhooks, reconciliation, alarms):
+    for module in (users, points, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 
@@ -80,15 +85,6 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     _add_error_handlers(app)
     _add_browser_protection(app, settings)
     return app
-
-
-def payment_provider_for(settings: Settings) -> PaymentProvider:
-    """Stripe when a secret key is configured, else the demo provider."""
-    if not settings.stripe_secret_key:
-        return DemoProvider()
-    from billing.payments.stripe_provider import StripeProvider
-    return StripeProvider(settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base,
-                          settings.stripe_currency)
 
 
 # Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI serves) as shipped inside the fastapi-offline package.

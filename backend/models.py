@@ -9,8 +9,10 @@ from backend.tariffs.models import Tariff
 from backend.users.models import AttemptCounter, RevokedToken, User
 from billing.idempotency.models import IdempotentRequest
 from billing.ledger.models import JournalEntry, LedgerAccount, Posting
-from billing.payments.models import Payment
+from billing.payments.models import (Hold, Payment, PaymentDifference, PaymentNotification, Refund, StatementCheck,
+                                     StripeEvent)
 
-__all__ = ["Alarm", "AlarmWatch", "AuditEntry", "AttemptCounter", "BillLine", "IdempotentRequest", "JournalEntry",
-           "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "Posting", "QuarantineEntry", "Reading",
-           "RevokedToken", "Tariff", "UsageSession", "User", "WaterCoefficient"]
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Hold", "IdempotentRequest", "JournalEntry",
+           "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference", "PaymentNotification",
+           "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck", "StripeEvent", "Tariff",
+           "UsageSession", "User", "WaterCoefficient"]

@@ -17,7 +17,8 @@ from sqlmodel import Session
 from backend.core.db import make_engine
 from backend.core.migrate import upgrade
 from backend.meters.models import Reading
-from backend.meters.service import OutletSample, record_telemetry
+from backend.meters.service import OutletSample
+from backend.meters.ingest import record_telemetry
 from backend.users.models import Role
 from tests import factories
 

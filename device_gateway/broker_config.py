@@ -172,6 +172,11 @@ def mosquitto_conf(password_path: Path, acl_path: Path, port: int = 1883, bind_a
             f"persistence_location {password_path.parent}/\n"
             f"autosave_interval 10\n"
             f"max_queued_messages 1000000\n"
+            f"# The gateway acknowledges a batch after it commits: 20 messages in flight (the default) would make\n"
+            f"# every batch 20 messages long. The meters' own in-flight commands are few.\n"
+            f"max_inflight_messages 1000\n"
+            f"# Without it Nagle's algorithm holds small packets back: a relay command or an ack waits ~40 ms.\n"
+            f"set_tcp_nodelay true\n"
             f"persistent_client_expiration 14d\n"
             f"# A packet no v1 message needs is refused at the door: the client is disconnected (docs/security.md).\n"
             f"max_packet_size {MAX_PACKET_BYTES}\n")

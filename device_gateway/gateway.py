@@ -1,12 +1,19 @@
-"""The MQTT gateway: paho's thread admits and enqueues; one worker validates, stores, commits, then acks.
+"""The MQTT gateway: paho's thread admits and routes; workers validate, store, commit, then ack.
 
-docs/reliability.md says what this guarantees and why; docs/security.md ("One meter cannot starve the
-others") how a flooding meter is kept cheap for everyone else.
+Two kinds of lane, so a vendor's Start never waits behind a fleet's telemetry:
+- the control lane takes acks, stop records and status one at a time, as they come;
+- telemetry lanes (GATEWAY_TELEMETRY_WORKERS) each take the meters hashed to them and store their
+  telemetry by the batch (backend/meters/ingest.py), acknowledging a batch after it commits.
+Each meter's telemetry stays in one lane, in its order. docs/reliability.md says what this
+guarantees and why; docs/performance.md what it costs; docs/security.md ("One meter cannot starve
+the others") how a flooding meter is kept cheap for everyone else.
 """
 import logging
 import queue
 import threading
 import time
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -18,16 +25,18 @@ from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.meters.models import RejectionKind
+from backend.meters.ingest import LiveWrites, TelemetryIn, store_telemetry
 from backend.meters.orders import Order
 from backend.meters.quarantine import printable, record_rejections
 from backend.meters.service import UnknownMeter
+from device_gateway.batches import next_batch
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.catch_up import CatchUp
 from device_gateway.commands import MqttOrderSink
 from device_gateway.connection import new_client
 from device_gateway.flood_alarms import FloodAlarms
 from device_gateway.flood_watch import FloodWatch
-from device_gateway.handlers import apply, validate
+from device_gateway.handlers import Uplink, apply, sample_of, validate
 from device_gateway.metrics import GatewayMetrics
 from device_gateway.protocol import BadMessage, Topics
 from device_gateway.rate_limit import PROTOCOL_LIMIT, MeterRateLimiter, RateLimit
@@ -38,6 +47,9 @@ DB_RETRY_SECONDS = 1.0
 # How often counted rejections are written to the quarantine and flood alarms brought up to date.
 HOUSEKEEPING_SECONDS = 1.0
 FLOOD_CALM_SECONDS = 60.0
+TELEMETRY_WORKERS = 4
+BATCH_MAX = 500  # messages per transaction
+BATCH_WAIT_S = 0.005  # how long a batch waits for more messages once its first has come
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,12 @@ def gateway_rate_limit(settings: Settings) -> RateLimit:
                      settings.gateway_meter_burst or PROTOCOL_LIMIT.burst)
 
 
+def gateway_lanes(settings: Settings) -> dict:
+    """GATEWAY_TELEMETRY_WORKERS, GATEWAY_BATCH_MAX and GATEWAY_BATCH_WAIT_MS as Gateway's arguments."""
+    return dict(telemetry_workers=settings.gateway_telemetry_workers, batch_max=settings.gateway_batch_max,
+                batch_wait_s=settings.gateway_batch_wait_ms / 1000)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether an error says the database is away (so retry) rather than that the message is bad."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
@@ -68,13 +86,17 @@ def database_unavailable(exc: BaseException) -> bool:
 class Gateway:
     def __init__(self, broker: BrokerAddress, engine: Engine, topics: Topics, client_id: str,
                  share_group: str = "", rate_limit: RateLimit = PROTOCOL_LIMIT,
-                 flood_calm_seconds: float = FLOOD_CALM_SECONDS):
+                 flood_calm_seconds: float = FLOOD_CALM_SECONDS, telemetry_workers: int = TELEMETRY_WORKERS,
+                 batch_max: int = BATCH_MAX, batch_wait_s: float = BATCH_WAIT_S):
         self.metrics = GatewayMetrics()
         self.rate_limit = rate_limit
         self._engine = engine
         self._topics = topics
         self._share_group = share_group
-        self._inbox: queue.Queue[Inbound | None] = queue.Queue()
+        self._inbox: queue.Queue[Inbound | None] = queue.Queue()  # the control lane
+        self._lanes: list[queue.Queue[Inbound | None]] = [queue.Queue() for _ in range(max(1, telemetry_workers))]
+        self._batch_max, self._batch_wait_s = batch_max, batch_wait_s
+        self._counting = threading.Lock()  # the flood watch and the rejection tally, shared by every lane
         self._connected = threading.Event()
         self._connection = 0  # counts successful connects; paho's thread writes it, the worker reads it
         self._stopping = threading.Event()
@@ -94,10 +116,15 @@ class Gateway:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self._sink = MqttOrderSink(self.client, topics)
-        self._worker = threading.Thread(target=self._work, name="gateway-worker", daemon=True)
+        self._worker = threading.Thread(target=self._work, name="gateway-control", daemon=True)
+        self._lane_workers = [threading.Thread(target=self._work_telemetry, args=(lane, f"lane{n}"),
+                                               name=f"gateway-telemetry-{n}", daemon=True)
+                              for n, lane in enumerate(self._lanes)]
 
     def start(self) -> None:
         self._worker.start()
+        for worker in self._lane_workers:
+            worker.start()
         self.client.connect_async(self._broker.host, self._broker.port, keepalive=30)
         self.client.loop_start()
 
@@ -114,8 +141,10 @@ class Gateway:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._inbox.put(None)
-        self._worker.join(timeout=10)
+        for inbox in (self._inbox, *self._lanes):
+            inbox.put(None)
+        for worker in (self._worker, *self._lane_workers):
+            worker.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -152,8 +181,15 @@ class Gateway:
             source = self._source_of(message.topic)
             # A backlog the broker kept for us arrives faster than it was sent: no limit until it is drained.
             admitted = self._catch_up.catching_up(now) or self._limiter.admit(source, now)
-        self._inbox.put(Inbound(message.topic, message.payload, message.mid, message.qos, self._connection,
-                                source, admitted, now))
+        item = Inbound(message.topic, message.payload, message.mid, message.qos, self._connection, source, admitted,
+                       now)
+        self._lane_of(item).put(item)
+
+    def _lane_of(self, item: Inbound) -> queue.Queue:
+        """Telemetry to its meter's lane (a stable hash: one meter, one lane, in order); the rest to control."""
+        if item.admitted and item.topic.endswith("/telemetry") and item.source:
+            return self._lanes[zlib.crc32(item.source.encode()) % len(self._lanes)]
+        return self._inbox
 
     def _source_of(self, topic: str) -> str:
         try:
@@ -196,18 +232,84 @@ class Gateway:
         if item.topic == self._marker_topic:
             self._acknowledge(item)
             return
+        self._observe(item)
+        if not item.admitted:
+            self.metrics.count("dropped", "rate_limited")
+            with self._counting:
+                self._rejections.add(item.source, RejectionKind.rate_limited, item.topic, self._over_limit,
+                                     item.payload, utcnow())
+            self._acknowledge(item)
+        elif self._process(item, lambda: self._apply(item)):
+            self._acknowledge(item)
+
+    def _observe(self, item: Inbound) -> None:
         self.metrics.count("received")
-        if self._floods.observe(item.source, item.arrived, item.admitted):
+        with self._counting:
+            flooding = self._floods.observe(item.source, item.arrived, item.admitted)
+        if flooding:
             self.metrics.count("floods")
             log.warning("meter %s floods: more than %g messages/s; its excess is dropped until it calms down",
                         item.source, self.rate_limit.per_second)
-        if not item.admitted:
-            self.metrics.count("dropped", "rate_limited")
-            self._rejections.add(item.source, RejectionKind.rate_limited, item.topic, self._over_limit, item.payload,
-                                 utcnow())
-            self._acknowledge(item)
-        elif self._process(item):
-            self._acknowledge(item)
+
+    # --- telemetry lanes: by the batch ---
+
+    def _work_telemetry(self, lane: queue.Queue, name: str) -> None:
+        live_writes = LiveWrites()  # this lane's meters are only ever in this lane
+        while (first := lane.get()) is not None:
+            batch, stop = next_batch(lane, first, self._batch_max, self._batch_wait_s)
+            for item in batch:
+                self._observe(item)
+            if self._process(batch, lambda: self._store_batch(batch, live_writes), f"database:{name}"):
+                for item in batch:
+                    self._acknowledge(item)
+            if stop:
+                break
+
+    def _store_batch(self, batch: list[Inbound], live_writes: LiveWrites) -> None:
+        """Validate every message (no database), store the valid ones in one transaction, count the rest."""
+        now, valid = utcnow(), []
+        for item in batch:
+            try:
+                valid.append((item, validate(self._topics, item.topic, item.payload, now)))
+            except BadMessage as exc:
+                self._reject(item, RejectionKind.bad_message, str(exc))
+        if not valid:
+            return
+        try:
+            unknown = self._store(valid, live_writes)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            log.exception("a batch of %d messages failed; storing them one by one", len(valid))
+            self.metrics.count("batches_split")
+            unknown = self._store_one_by_one(valid)
+        for item, uplink in unknown:
+            self._reject(item, RejectionKind.unknown_meter, f"no meter has serial {uplink.serial!r}")
+
+    def _store(self, valid: list[tuple[Inbound, Uplink]], live_writes: LiveWrites | None = None
+               ) -> list[tuple[Inbound, Uplink]]:
+        """One transaction for the batch; returns the messages whose meter does not exist."""
+        with unit_of_work(self._engine, self) as db:
+            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid], live_writes)
+        self.metrics.count("handled_telemetry_batches")
+        for _ in valid:
+            self.metrics.count("handled_telemetry")
+        unknown = {(m.serial, m.boot_id, m.seq) for m in result.unknown}
+        return [(item, uplink) for item, uplink in valid
+                if (uplink.serial, uplink.message.boot_id, uplink.message.seq) in unknown]
+
+    def _store_one_by_one(self, valid: list[tuple[Inbound, Uplink]]) -> list[tuple[Inbound, Uplink]]:
+        """After a failed batch: each message alone, so only the one at fault is quarantined."""
+        unknown = []
+        for item, uplink in valid:
+            try:
+                unknown += self._store([(item, uplink)])
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise
+                log.exception("failed to store telemetry on %s", item.topic)
+                self._reject(item, RejectionKind.internal_error, f"internal error: {type(exc).__name__}: {exc}")
+        return unknown
 
     def _acknowledge(self, item: Inbound) -> None:
         """PUBACK, after the commit, on the connection that delivered the message.
@@ -220,29 +322,28 @@ class Gateway:
             return
         self.client.ack(item.mid, item.qos)
 
-    def _process(self, item: Inbound) -> bool:
-        """Apply the message; False only when stopping before it could be stored."""
+    def _process(self, what: Inbound | list[Inbound], work: Callable[[], None], hold: str = "database") -> bool:
+        """Do `work` (apply a message, store a batch); False only when stopping before it was stored."""
         held = False
         while not self._stopping.is_set():
             try:
-                self._apply(item)
+                work()
             except Exception as exc:
                 if not database_unavailable(exc):
                     # It could not even be counted; the log keeps it rather than every meter waiting on it.
-                    log.exception("dropped a message on %s that could not be quarantined: %r", item.topic,
-                                  item.payload[:4096])
+                    log.exception("dropped what could not be quarantined: %r", _described(what))
                     self.metrics.count("dropped", "unquarantinable")
                     return True
-                # The database is away: keep the message unacknowledged and try again; the broker queues the rest.
+                # The database is away: keep the messages unacknowledged and try again; the broker queues the rest.
                 if not held:
-                    self._catch_up.hold("database")
+                    self._catch_up.hold(hold)
                     held = True
                 self.metrics.count("db_retries")
-                log.warning("database unavailable, retrying %s: %s", item.topic, getattr(exc, "orig", exc))
+                log.warning("database unavailable, retrying %s: %s", _described(what), getattr(exc, "orig", exc))
                 self._stopping.wait(DB_RETRY_SECONDS)
                 continue
             if held:
-                self._send_marker(self._catch_up.release("database", time.monotonic()))
+                self._send_marker(self._catch_up.release(hold, time.monotonic()))
             return True
         return False
 
@@ -267,7 +368,9 @@ class Gateway:
     def _reject(self, item: Inbound, kind: RejectionKind, reason: str) -> None:
         """Count it for the quarantine; the log gets the first of each meter and kind per write."""
         self.metrics.count("rejected", kind)
-        if self._rejections.add(item.source, kind, item.topic, reason, item.payload, utcnow()):
+        with self._counting:
+            first = self._rejections.add(item.source, kind, item.topic, reason, item.payload, utcnow())
+        if first:
             log.warning("rejected message on %s: %s", item.topic, printable(reason))
 
     # --- housekeeping, between messages ---
@@ -278,21 +381,28 @@ class Gateway:
             return
         self._housekeeping_due = now + HOUSEKEEPING_SECONDS
         self._guarded(self._write_rejections, "write the quarantine")
-        self._guarded(lambda: self._flood_alarms.update(self._floods, now), "update flooding alarms")
+        self._guarded(lambda: self._update_flood_alarms(now), "update flooding alarms")
         if self._catch_up.expired(now):
             log.error("the catch-up marker on %s did not come back; is the gateway allowed to publish and read "
                       "it? Meters' rate limits apply again", self._marker_topic)
 
+    def _update_flood_alarms(self, now: float) -> None:
+        # Under the lanes' lock: it writes only when a flood starts, grows or ends.
+        with self._counting:
+            self._flood_alarms.update(self._floods, now)
+
     def _write_rejections(self) -> None:
-        if not len(self._rejections):
+        with self._counting:
+            counts = self._rejections.drain() if len(self._rejections) else []
+        if not counts:
             return
-        counts = self._rejections.drain()
         try:
             with unit_of_work(self._engine, self) as db:
                 record_rejections(db, counts)
         except Exception as exc:
             if database_unavailable(exc):
-                self._rejections.restore(counts)  # counted again with the next write
+                with self._counting:
+                    self._rejections.restore(counts)  # counted again with the next write
             else:
                 self.metrics.count("dropped", "unquarantinable")
             raise
@@ -309,3 +419,15 @@ class Gateway:
                 log.warning("could not %s, the database is unavailable: %s", what, getattr(exc, "orig", exc))
             else:
                 log.exception("could not %s", what)
+
+
+def _telemetry_in(uplink: Uplink) -> TelemetryIn:
+    message = uplink.message
+    return TelemetryIn(uplink.serial, message.boot_id, message.seq, message.ts,
+                       tuple(sample_of(outlet) for outlet in message.outlets))
+
+
+def _described(what: Inbound | list[Inbound]) -> str:
+    if isinstance(what, list):
+        return f"a batch of {len(what)} messages"
+    return f"the message on {what.topic}: {what.payload[:4096]!r}"

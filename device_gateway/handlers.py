@@ -6,6 +6,7 @@ from sqlmodel import Session
 
 from backend.alarms import service as alarms
 from backend.core.clock import utcnow
+from backend.meters import ingest
 from backend.meters import service as meters
 from backend.meters.service import OutletSample
 from backend.points.models import Meter
@@ -46,8 +47,8 @@ def apply(db: Session, uplink: Uplink) -> str:
 def _apply(db: Session, meter: Meter, message: Message) -> None:
     match message:
         case Telemetry():
-            meters.record_telemetry(db, meter, message.boot_id, message.seq, message.ts,
-                                    [_sample(o) for o in message.outlets])
+            ingest.record_telemetry(db, meter, message.boot_id, message.seq, message.ts,
+                                    [sample_of(o) for o in message.outlets])
         case Ack():
             meters.set_presence(db, meter, True, message.boot_id)
             meter_events.command_acknowledged(db, meter, message.cmd_id, message.action, message.result == "ok",
@@ -63,7 +64,7 @@ def _apply(db: Session, meter: Meter, message: Message) -> None:
             meters.set_presence(db, meter, message.state == "online", message.boot_id)
 
 
-def _sample(reading) -> OutletSample:
+def sample_of(reading) -> OutletSample:
     return OutletSample(channel=reading.ch, energy_wh=reading.energy_wh, power_w=reading.power_w,
                         voltage_v=reading.voltage_v, current_a=reading.current_a,
                         relay_closed=reading.relay == "closed", session_id=reading.session_id)

@@ -108,7 +108,7 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; 
     """Run the MQTT gateway (and the scheduler) against MQTT_URL and DATABASE_URL."""
     from backend.core.db import make_engine
     from device_gateway.broker_url import BrokerAddress
-    from device_gateway.gateway import Gateway, gateway_rate_limit
+    from device_gateway.gateway import Gateway, gateway_lanes, gateway_rate_limit
     from device_gateway.protocol import Topics
     from scanpower.scheduler import build_scheduler
 
@@ -117,7 +117,7 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; 
     engine = make_engine(settings.database_url)
     gw = Gateway(BrokerAddress.parse(_require_mqtt_url(settings)), engine, Topics(settings.mqtt_topic_prefix),
                  settings.gateway_client_id, settings.gateway_share_group, gateway_rate_limit(settings),
-                 settings.gateway_flood_calm_seconds)
+                 settings.gateway_flood_calm_seconds, **gateway_lanes(settings))
     gw.start()
     jobs = build_scheduler(settings, engine, gw) if scheduler else None
     if jobs:

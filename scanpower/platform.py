@@ -13,7 +13,7 @@ from backend.core.db import make_engine, unit_of_work
 from backend.core.migrate import upgrade
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.embedded_broker import EmbeddedBroker, free_port, port_is_free
-from device_gateway.gateway import Gateway, gateway_rate_limit
+from device_gateway.gateway import Gateway, gateway_lanes, gateway_rate_limit
 from device_gateway.protocol import Topics
 from scanpower.demo import DemoMeter, seed_demo
 from scanpower.scheduler import build_scheduler
@@ -85,7 +85,8 @@ class Platform:
         topics = Topics(self.settings.mqtt_topic_prefix)
         self.gateway = Gateway(BrokerAddress.parse(self.broker_url), self.engine, topics,
                                self.settings.gateway_client_id, self.settings.gateway_share_group,
-                               gateway_rate_limit(self.settings), self.settings.gateway_flood_calm_seconds)
+                               gateway_rate_limit(self.settings), self.settings.gateway_flood_calm_seconds,
+                               **gateway_lanes(self.settings))
         self.gateway.start()
         self._stack.append(self.gateway.stop)
         if not self.gateway.wait_connected(15):

@@ -11,8 +11,11 @@ from backend.core.db import unit_of_work
 from backend.meters.orders import OrderSink
 from backend.points.closing import expire_points
 from backend.points.service import activate_points_with_meters_online
-from backend.app import payment_provider_for
-from backend.sessions.settlement import capture_settled_holds, reprice_late_sessions, settle_unconfirmed_stops
+from backend.payments.configured import providers_from
+from backend.payments.service import recover_pending
+from backend.payments.statements import reconcile_yesterday
+from backend.sessions.settlement import (capture_settled_holds, refund_unused_prepayments, reprice_late_sessions,
+                                         settle_unconfirmed_stops)
 from backend.sessions.timeouts import (expire_unacknowledged_starts, report_unacknowledged_stops,
                                        retry_unacknowledged_commands, stop_sessions_with_expiring_holds)
 from backend.users.service import SignInLimits, forget_stale_sign_in_records
@@ -42,13 +45,7 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
     scheduler.add_job(job("expire_unacknowledged_starts",
                           lambda db: expire_unacknowledged_starts(db, utcnow(), timeout)),
                       "interval", seconds=5, id="expire_starts")
-    provider = payment_provider_for(settings)
-    if hasattr(provider, "authorize"):
-        scheduler.add_job(job("capture_settled_holds", lambda db: capture_settled_holds(db, provider)),
-                          "interval", seconds=10, id="capture_holds")
-        scheduler.add_job(job("stop_sessions_with_expiring_holds",
-                              lambda db: stop_sessions_with_expiring_holds(db, utcnow(), timeout)),
-                          "interval", minutes=10, id="expiring_holds")
+    _add_payment_jobs(scheduler, job, settings, timeout)
     scheduler.add_job(job("retry_unacknowledged_commands",
                           lambda db: retry_unacknowledged_commands(db, utcnow(), timeout)),
                       "interval", seconds=5, id="retry_commands")
@@ -64,3 +61,24 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
                           lambda db: range(forget_stale_sign_in_records(db, utcnow(), limits))),
                       "interval", minutes=10, id="forget_sign_in_records")
     return scheduler
+
+
+def _add_payment_jobs(scheduler: BackgroundScheduler, job, settings: Settings, timeout: int) -> None:
+    """Each job only where a configured provider can do what it needs (its declared capabilities)."""
+    providers = providers_from(settings)
+    if any(p.capabilities.hold for p in providers):
+        scheduler.add_job(job("capture_settled_holds", lambda db: capture_settled_holds(db, providers)),
+                          "interval", seconds=10, id="capture_holds")
+        scheduler.add_job(job("stop_sessions_with_expiring_holds",
+                              lambda db: stop_sessions_with_expiring_holds(db, utcnow(), timeout)),
+                          "interval", minutes=10, id="expiring_holds")
+    if any(not p.capabilities.instant for p in providers):
+        scheduler.add_job(job("refund_unused_prepayments", lambda db: refund_unused_prepayments(db, providers)),
+                          "interval", seconds=10, id="refund_unused_prepayments")
+        scheduler.add_job(job("recover_pending_payments",
+                              lambda db: recover_pending(db, providers, settings, utcnow())),
+                          "interval", seconds=30, id="recover_pending_payments")
+    if any(p.capabilities.statement for p in providers):
+        # WeChat Pay's and Alipay's statements of a day are ready from about 10:00 the next morning.
+        scheduler.add_job(job("reconcile_statements", lambda db: reconcile_yesterday(db, providers)),
+                          "cron", hour=10, minute=30, id="reconcile_statements")

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     gateway_meter_burst: int | None = Field(default=None, ge=1)
     # A flooding meter's alarm closes after this long within its limit.
     gateway_flood_calm_seconds: float = Field(default=60.0, gt=0)
+    # Telemetry is stored by the batch, in this many lanes (each meter always in the same one).
+    gateway_telemetry_workers: int = Field(default=4, ge=1, le=64)
+    gateway_batch_max: int = Field(default=500, ge=1, le=10_000)
+    gateway_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     public_base_url: str = "http://127.0.0.1:8000"
     # What a meter's installer configures as the broker (e.g. mqtts://iot.example.cn:8883); default: MQTT_URL's host.
     meter_broker_url: str = ""
@@ -59,6 +63,28 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""  # only to point the SDK at a Stripe-compatible test server
     stripe_currency: str = "cny"
+    # WeChat Pay v3 (docs/payments.md#wechat-pay): on when WECHATPAY_MCHID is set. The merchant's API key
+    # and certificate serial sign requests; the platform certificates (a directory the SDK downloads them
+    # into) or the platform public key and its id (微信支付公钥) verify answers and notifications.
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_apiv3_key: str = ""
+    wechatpay_private_key_path: str = ""
+    wechatpay_cert_serial_no: str = ""
+    wechatpay_platform_cert_dir: str = ""
+    wechatpay_public_key_path: str = ""
+    wechatpay_public_key_id: str = ""
+    wechatpay_notify_url: str = ""  # empty: {PUBLIC_BASE_URL}/api/v1/webhooks/wechat
+    wechatpay_payscore_service_id: str = ""  # 微信支付分 service id; empty: sessions are paid ahead instead
+    wechatpay_api_base: str = ""  # only to point the SDK at a test server
+    # Alipay (docs/payments.md#alipay): on when ALIPAY_APP_ID is set. RSA2 keys in PEM files.
+    alipay_app_id: str = ""
+    alipay_app_private_key_path: str = ""
+    alipay_public_key_path: str = ""
+    alipay_notify_url: str = ""  # empty: {PUBLIC_BASE_URL}/api/v1/webhooks/alipay
+    alipay_return_url: str = ""  # where the pay page sends the phone back; empty: {PUBLIC_BASE_URL}/me
+    alipay_preauth: bool = False  # the merchant signed 资金预授权: sessions are held, not paid ahead
+    alipay_gateway: str = ""  # empty: Alipay's production gateway; else a sandbox or test server
 
     def jwt_secret(self) -> str:
         """The signing secret; generated once per data directory when none is configured."""

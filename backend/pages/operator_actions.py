@@ -64,8 +64,8 @@ def refund(session_id: BigId, request: Request, form: FormData, db: PageDb, oper
     try:
         once(db, operator.id, f"refund-page:{key}" if REQUEST_KEY.fullmatch(key) else None,
              f"session_refund:{session_id}", body, ReceiptPublic,
-             lambda: (refund_session(db, session, body.amount, body.reason, request.app.state.payment_provider,
-                                     operator), receipt(db, session))[1])
+             lambda: (refund_session(db, session, body.amount, body.reason, request.app.state.payments, operator),
+                      receipt(db, session))[1])
     except ScanPowerError as exc:
         discard_work(db)
         return _refund_page(request, db, operator, session_id, values, {"": refusal_text(exc)}, exc.status_code)

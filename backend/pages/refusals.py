@@ -20,10 +20,12 @@ from backend.sessions.refunds import RefundNotPossible
 from backend.tariffs import service as tariffs
 from backend.users import service as users
 from backend.wallet.service import NotThatMuchToWithdraw
-from backend.webhooks.endpoints import StripeNotConfigured
+from backend.payments.endpoints import PaymentOrderNotFound, StatementDayNotOver
+from backend.webhooks.endpoints import ProviderNotConfigured, StripeNotConfigured
 from backend.pages.i18n import N_, gettext
 from billing.payments import holds, refunds, stripe_events, stripe_provider, withdrawals
-from billing.payments.service import PaymentDeclined
+from billing.payments.providers import PaymentMethodUnavailable
+from billing.payments.service import ConfirmInApp, PaymentDeclined
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,13 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     stripe_provider.BadSignature: Refusal(N_("The payment message could not be verified.")),
     stripe_events.UnreadableEvent: Refusal(N_("The payment message could not be read.")),
     StripeNotConfigured: Refusal(N_("Card payments are not set up here.")),
+    ProviderNotConfigured: Refusal(N_("This payment service is not set up here.")),
+    PaymentMethodUnavailable: Refusal(N_("This way of paying is not available here."),
+                                      N_("Pay from your balance instead.")),
+    ConfirmInApp: Refusal(N_("This payment has to be confirmed in WeChat or Alipay."),
+                          N_("Open the page in the app and pay there, or pay from your balance.")),
+    PaymentOrderNotFound: Refusal(N_("There is no such payment."), N_("Open it from your own page.")),
+    StatementDayNotOver: Refusal(N_("That day's statement is not ready yet."), N_("Try again after midnight.")),
     holds.HoldTooSmall: Refusal(N_("A card hold this small is not accepted."), N_("Hold a larger amount.")),
     holds.HoldClosed: Refusal(N_("This card hold was already settled.")),
     refunds.NothingToRefund: Refusal(N_("There is nothing left to refund."),),

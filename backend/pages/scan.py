@@ -12,7 +12,7 @@ from backend.pages.errors import PageDb, discard_work, error_page, page_router
 from backend.pages.forms import FormData, parse
 from backend.pages.i18n import gettext
 from backend.pages.navigation import login_url
-from backend.pages.payment_choices import CARD_HOLD, payment_choices
+from backend.pages.payment_choices import WALLET, payment_choices
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 from backend.pages.wallet import wallet_summary
@@ -23,6 +23,7 @@ from backend.sessions import service as sessions
 from backend.sessions.models import SessionStart
 from backend.users.models import Role, User
 from billing.payments.models import MAX_TOP_UP
+from billing.payments.providers import PayWith
 
 router = page_router()
 DEFAULT_HOLD = Decimal("50")
@@ -42,8 +43,9 @@ def start(token: str, request: Request, form: FormData, db: PageDb, user: MaybeU
     if user.role != Role.vendor:
         return _scan_page(request, db, user, settings, token, gettext("Only vendor accounts can switch power on."),
                           403)
-    hold = None
-    if form.get("pay_with") == CARD_HOLD:
+    hold, provider = None, request.app.state.payment_provider
+    pay_with = form.get("pay_with", WALLET)
+    if pay_with != WALLET:
         body, errors = parse(SessionStart, {"outlet_token": token, "hold_amount": form.get("hold_amount", "")},
                              ("outlet_token", "hold_amount"))
         if body is None or body.hold_amount is None:
@@ -51,12 +53,21 @@ def start(token: str, request: Request, form: FormData, db: PageDb, user: MaybeU
             return _scan_page(request, db, user, settings, token, gettext("Card hold: %(why)s.", why=why), 422)
         hold = body.hold_amount
     try:
+        if hold is not None:
+            provider = request.app.state.payments.chosen(_pay_with(pay_with))
         session = sessions.start_session(db, user, token, settings.min_start_balance, settings.command_timeout_seconds,
-                                         hold, request.app.state.payment_provider)
+                                         hold, provider)
     except ScanPowerError as exc:
         discard_work(db)
         return _scan_page(request, db, user, settings, token, refusal_text(exc), exc.status_code)
     return RedirectResponse(f"/sessions/{session.id}", status_code=303)
+
+
+def _pay_with(value: str) -> PayWith:
+    try:
+        return PayWith(value)
+    except ValueError:
+        return PayWith.card  # an unknown choice is refused like an unconfigured one
 
 
 def _scan_page(request: Request, db: Session, user: User | None, settings: Settings, token: str,
@@ -72,5 +83,5 @@ def _scan_page(request: Request, db: Session, user: User | None, settings: Setti
                   wallet=wallet_summary(db, vendor, settings) if vendor else None,
                   mine=running if running and vendor and running.vendor_id == vendor.id else None,
                   unavailable=refusal_text(refusal) if refusal else None, max_top_up=MAX_TOP_UP,
-                  choices=payment_choices(request.app.state.payment_provider), default_hold=DEFAULT_HOLD,
+                  choices=payment_choices(request.app.state.payments), default_hold=DEFAULT_HOLD,
                   service_phone=settings.service_phone, next=f"/s/{token}")

@@ -87,7 +87,7 @@ def withdraw(request: Request, form: FormData, db: PageDb, vendor: Vendor, setti
     """Send the whole free balance back the way it came (余额原路退回)."""
     key = _page_key("withdraw", vendor, form.get("request_key", ""))
     try:
-        sent = _withdraw_once(db, vendor, key, request.app.state.payment_provider)
+        sent = _withdraw_once(db, vendor, key, request.app.state.payments)
     except ScanPowerError as exc:
         discard_work(db)
         return render(request, "withdraw.html", status_code=exc.status_code, user=vendor,
@@ -100,10 +100,10 @@ class Sent(BaseModel):
     amount: Decimal
 
 
-def _withdraw_once(db: Session, vendor: User, key: str | None, provider) -> Decimal:
+def _withdraw_once(db: Session, vendor: User, key: str | None, providers) -> Decimal:
     """One withdrawal per rendered form: a second tap of the same form sends nothing more."""
     def act() -> Sent:
-        return Sent(amount=wallet_service.withdraw(db, vendor.id, None, provider))
+        return Sent(amount=wallet_service.withdraw(db, vendor.id, None, providers).sent)
     return once(db, vendor.id, key, "withdrawal_page", Withdrawal(), Sent, act).amount
 
 

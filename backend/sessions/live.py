@@ -2,9 +2,10 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from backend.core.clock import as_utc
+from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.points.models import Outlet
@@ -12,36 +13,71 @@ from backend.sessions.models import SessionStatus, UsageSession
 from backend.sessions.pricing import price_so_far
 from backend.sessions.settlement import start_reading
 from backend.tariffs.service import get_tariff, tariff_engine
+from billing.tariffs import Tariff as TariffEngine
 
 
 def record_live_reading(db: Session, session: UsageSession, register_wh: int, power_w: float, at: datetime,
                         boot_id: str, seq: int) -> None:
     """Live energy and cost by the billing rules, one reading at a time: they never go down, and a
     register that resets or jumps puts the session under review at once, not only at settlement."""
-    if session.status != SessionStatus.active or session.start_register_wh is None:
+    if not counts_live(session):
         return
-    before = _live_tally(session)
+    before = live_tally(session)
     rated_w = outlet_rated_power_w(db.get(Outlet, session.outlet_id).rated_current_a)
     after = advance(before, RegisterReading(boot_id, seq, at, register_wh), rated_w)
-    if after is before:
-        return  # a repeat, or older than what the live view already counted
-    session.latest_register_wh, session.latest_reading_at = register_wh, at
-    session.latest_boot_id, session.latest_seq, session.latest_power_w = boot_id, seq, power_w
-    session.live_energy_wh, session.live_billed_to_wh = after.energy_wh, after.billed_to
-    if after.review and not session.needs_review:
-        session.needs_review = True
-        session.review_note = f"seen while running: {after.review}"[:1000]
-    tariff = tariff_engine(get_tariff(db, session.tariff_id))
-    session.latest_amount = price_so_far(as_utc(session.started_at), 0, at, after.energy_wh, tariff)
+    if after is not before:  # else a repeat, or older than what the live view already counted
+        set_live(db, session, after, power_w)
 
 
-def _live_tally(session: UsageSession) -> LiveTally:
+def count_readings_so_far(db: Session, session: UsageSession) -> None:
+    """A session just became active: count the readings already stored for it.
+
+    Acks and telemetry take separate lanes (and gateways), so a reading the meter sent after its
+    ack may have been stored first, while the session was still starting.
+    """
+    query = (select(MeterReading).where(MeterReading.session_id == session.id,
+                                        MeterReading.channel == session.channel)
+             .order_by(MeterReading.boot_id, MeterReading.seq))
+    stored = list(db.exec(query))
+    if not stored:
+        return
+    tally = live_tally(session)
+    rated_w = outlet_rated_power_w(db.get(Outlet, session.outlet_id).rated_current_a)
+    power_w = 0.0
+    for reading in sorted(stored, key=lambda r: as_utc(r.device_time)):
+        after = advance(tally, RegisterReading(reading.boot_id, reading.seq, as_utc(reading.device_time),
+                                               reading.energy_wh), rated_w)
+        if after is not tally:
+            tally, power_w = after, reading.power_w
+    if tally.last is not tally.start:
+        set_live(db, session, tally, power_w)
+
+
+def counts_live(session: UsageSession) -> bool:
+    return session.status == SessionStatus.active and session.start_register_wh is not None
+
+
+def live_tally(session: UsageSession) -> LiveTally:
+    """Where the live count stands, as stored on the session."""
     start = start_reading(session)
     if session.latest_boot_id is None:
         return LiveTally.starting_at(start)
     last = RegisterReading(session.latest_boot_id, session.latest_seq, as_utc(session.latest_reading_at),
                            session.latest_register_wh)
     return LiveTally(start, last, session.live_billed_to_wh, session.live_energy_wh or 0)
+
+
+def set_live(db: Session, session: UsageSession, tally: LiveTally, power_w: float,
+             tariff: TariffEngine | None = None) -> None:
+    """Store the live count, its cost so far and, the first time one shows, the reason to review it."""
+    session.latest_register_wh, session.latest_reading_at = tally.last.register_wh, tally.last.time
+    session.latest_boot_id, session.latest_seq, session.latest_power_w = tally.last.boot_id, tally.last.seq, power_w
+    session.live_energy_wh, session.live_billed_to_wh = tally.energy_wh, tally.billed_to
+    if tally.review and not session.needs_review:
+        session.needs_review = True
+        session.review_note = f"seen while running: {tally.review}"[:1000]
+    tariff = tariff or tariff_engine(get_tariff(db, session.tariff_id))
+    session.latest_amount = price_so_far(as_utc(session.started_at), 0, tally.last.time, tally.energy_wh, tariff)
 
 
 def live_energy_wh(session: UsageSession) -> int:

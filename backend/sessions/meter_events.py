@@ -14,6 +14,7 @@ from backend.meters.orders import RelayOrder, queue_order
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.points.models import Meter
 from backend.sessions.commands import order
+from backend.sessions.live import count_readings_so_far
 from backend.sessions.models import SessionStatus, StopReason, UsageSession
 from backend.sessions.service import locked_session
 from backend.sessions.settlement import (adjust_after_late_reading, first_reading_naming, seq_or, settle_session,
@@ -58,6 +59,7 @@ def _close_acknowledged(db: Session, session: UsageSession, ok: bool, reason: st
         set_start(session, switched)
         if session.status == SessionStatus.starting:
             session.status = SessionStatus.active
+            count_readings_so_far(db, session)
     elif gave_up_waiting(session):
         revive(db, session, switched, "its start ack arrived after the platform had given up waiting")
     elif session.start_register_wh is not None and _earlier_in_same_boot(switched, start_reading(session)):

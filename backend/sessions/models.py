@@ -3,11 +3,13 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Index, text
+from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
 from backend.points.models import QR_TOKEN
 from backend.core.types import BigInt, ExactDecimal, MoneyFen, exact_decimal
+from billing.payments.providers import PayWith
 
 
 class SessionStatus(StrEnum):
@@ -127,8 +129,19 @@ class SessionStart(SQLModel):
     outlet_token: str = Field(min_length=8, max_length=64, schema_extra={"pattern": QR_TOKEN})
     hold_amount: HoldAmount | None = Field(
         default=None,
-        description="Pay by card: hold this much on the card; the rest is released at stop. "
-                    "Absent: pay from the wallet.")
+        description="Pay through a provider: the most this session may cost. A card, 微信支付分 or 支付宝资金预授权 "
+                    "holds it and charges only the bill; otherwise it is paid ahead and the unused part goes back "
+                    "at once. Absent: pay from the wallet.")
+    provider: PayWith | None = Field(default=None, description="card, wechat or alipay (needs hold_amount); absent "
+                                                               "with hold_amount: the installation's default")
+    openid: str | None = Field(default=None, schema_extra={"pattern": r"^[A-Za-z0-9_-]{1,128}$"},
+                               description="WeChat Pay inside WeChat: the payer's openid (JSAPI)")
+
+    @model_validator(mode="after")
+    def amount_with_provider(self) -> "SessionStart":
+        if self.provider is not None and self.hold_amount is None:
+            raise ValueError("a provider needs hold_amount: the most the session may cost")
+        return self
 
 
 class SessionPublic(SQLModel):

@@ -17,7 +17,8 @@ from backend.tariffs.service import get_tariff, price_now, tariff_engine
 from backend.users.models import Role, User
 from billing.budget import SessionBudget, session_budget
 from billing.payments import holds
-from billing.payments.models import Hold
+from billing.payments.interface import PaymentProvider
+from billing.payments.models import Hold, Payment, PaymentPurpose, PaymentStatus
 from billing.pricing import energy_amount
 from billing.tariffs import Tariff as TariffEngine
 from billing.wallet.service import lock_wallet, wallet_balance
@@ -57,12 +58,14 @@ class CardPaymentsUnavailable(Conflict):
 
 
 def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Decimal,
-                  command_timeout: int, hold_amount: Decimal | None = None, provider=None) -> UsageSession:
+                  command_timeout: int, hold_amount: Decimal | None = None, provider: PaymentProvider | None = None,
+                  *, paid: Hold | Payment | None = None) -> UsageSession:
     """Open a session on the scanned outlet and order its relay closed.
 
-    With `hold_amount`, the vendor pays by card: that amount is held on the card (via `provider`)
-    and buys the energy limit; otherwise the wallet's spendable balance does. Either way the
-    limit covers every fee, so the meter cuts off before the money runs out.
+    The money that buys the energy limit: with `hold_amount`, a hold placed now through `provider`
+    (a card); with `paid`, a hold the vendor confirmed in the app or a payment made ahead for this
+    session; otherwise the wallet's spendable balance. Either way the limit covers every fee, so the
+    meter cuts off before the money runs out.
     """
     if vendor.role != Role.vendor:
         raise NotAVendor("only vendor accounts can switch power on")
@@ -73,7 +76,7 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     point = points.get_point(db, outlet.point_id)
     meter = db.get(Meter, outlet.meter_id)
     tariff = get_tariff(db, point.tariff_id)
-    if hold_amount is not None and not hasattr(provider, "authorize"):
+    if hold_amount is not None and not _holds_at_once(provider):
         raise CardPaymentsUnavailable("card payments are not set up here; pay from your wallet")
     now = utcnow()
     session = UsageSession(outlet_id=outlet.id, point_id=point.id, meter_id=meter.id, vendor_id=vendor.id,
@@ -83,7 +86,11 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     # The outlet is claimed before the wallet is locked: every transaction takes a session before its wallet.
     session = _insert_claiming_outlet(db, session)
     engine = tariff_engine(tariff)
-    if hold_amount is None:
+    if paid is not None:
+        budget = _budget_or_refusal(paid.amount, "the payment", engine, now)
+        paid.session_id = session.id
+        db.add(paid)
+    elif hold_amount is None:
         budget = _wallet_budget(db, vendor.id, min_balance, engine, now)
     else:
         budget = _budget_or_refusal(hold_amount, "the card hold", engine, now)
@@ -92,6 +99,21 @@ def start_session(db: Session, vendor: User, outlet_token: str, min_balance: Dec
     session.energy_limit_wh, session.max_amount = budget.energy_limit_wh, budget.max_amount
     order(db, meter, session, "close", session.start_cmd_id, start_deadline(session, command_timeout))
     return session
+
+
+def _holds_at_once(provider: PaymentProvider | None) -> bool:
+    return provider is not None and provider.capabilities.hold and provider.capabilities.instant
+
+
+def check_startable(db: Session, outlet_token: str, money: Decimal) -> Outlet:
+    """Refuse a payment for a session that could not start now, before any money is asked for."""
+    outlet = points.outlet_by_token(db, outlet_token)
+    refusal = outlet_refusal(db, outlet)
+    if refusal is not None:
+        raise refusal
+    tariff = tariff_engine(get_tariff(db, points.get_point(db, outlet.point_id).tariff_id))
+    _budget_or_refusal(money, "the payment", tariff, utcnow())
+    return outlet
 
 
 def _wallet_budget(db: Session, vendor_id: int, min_balance: Decimal, tariff: TariffEngine,
@@ -135,10 +157,24 @@ def _insert_claiming_outlet(db: Session, session: UsageSession) -> UsageSession:
 def spendable_balance(db: Session, vendor_id: int) -> Decimal:
     """The wallet balance less what the vendor's open sessions may still spend.
 
-    Exact only while the wallet is locked (`lock_wallet`); otherwise it is a display figure.
+    A session paid ahead keeps all of its payment until it is settled: what it does not use goes
+    back to where it came from, not to the wallet. Exact only while the wallet is locked
+    (`lock_wallet`); otherwise it is a display figure.
     """
-    reserved = sum((_most_it_can_cost(db, s) for s in _open_sessions_of(db, vendor_id)), Decimal("0.00"))
+    open_sessions = _open_sessions_of(db, vendor_id)
+    prepaid = _paid_ahead(db, [s.id for s in open_sessions])
+    reserved = sum((max(_most_it_can_cost(db, s), prepaid.get(s.id, Decimal("0.00"))) for s in open_sessions),
+                   Decimal("0.00"))
     return wallet_balance(db, vendor_id) - reserved
+
+
+def _paid_ahead(db: Session, session_ids: list[int]) -> dict[int, Decimal]:
+    if not session_ids:
+        return {}
+    query = select(Payment.session_id, Payment.amount).where(Payment.session_id.in_(session_ids),
+                                                             Payment.purpose == PaymentPurpose.session,
+                                                             Payment.status == PaymentStatus.succeeded)
+    return {session_id: amount for session_id, amount in db.exec(query)}
 
 
 def _most_it_can_cost(db: Session, session: UsageSession) -> Decimal:

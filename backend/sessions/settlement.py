@@ -5,18 +5,21 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from backend.core.clock import as_utc
+from backend.core.clock import as_utc, utcnow
 from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.register_rules import outlet_rated_power_w
 from backend.points.models import Outlet
-from backend.sessions.models import BillLine, SessionStatus, UsageSession
+from backend.sessions.models import OPEN_STATUSES, BillLine, SessionStatus, UsageSession
 from backend.sessions.pricing import SessionBill, price_session
 from backend.sessions.service import hold_of, locked_session
 from backend.tariffs.service import get_tariff, tariff_engine
 from billing.payments import holds
-from billing.payments.models import Hold, HoldStatus
-from billing.wallet.service import charge_adjustment, charge_session
+from billing.payments.interface import PaymentProvider
+from billing.payments.models import Hold, HoldStatus, Payment, PaymentPurpose, PaymentStatus
+from billing.payments.providers import Providers
+from billing.payments.refunds import refund
+from billing.wallet.service import charge_adjustment, charge_session, lock_wallet
 
 log = logging.getLogger(__name__)
 
@@ -140,17 +143,57 @@ def _adjustment_count(db: Session, session: UsageSession) -> int:
     return len(list(db.exec(query)))
 
 
-def capture_settled_holds(db: Session, provider) -> list[Hold]:
-    """Capture what finished card-paid sessions cost and release the rest; release holds of failed starts."""
-    query = (select(Hold, UsageSession).join(UsageSession, Hold.session_id == UsageSession.id)
+def capture_settled_holds(db: Session, providers: PaymentProvider | Providers) -> list[Hold]:
+    """Capture what finished sessions cost and release the rest; release holds of failed starts, and holds
+    confirmed in the app for a session that could not start."""
+    providers = Providers.of(providers)
+    ended = (select(Hold, UsageSession).join(UsageSession, Hold.session_id == UsageSession.id)
              .where(Hold.status == HoldStatus.authorized,
                     UsageSession.status.in_([SessionStatus.completed, SessionStatus.failed])))
     done = []
-    for hold, session in db.exec(query):
+    for hold, session in db.exec(ended):
         if session.status == SessionStatus.completed:
-            done.append(holds.capture_hold(db, hold, session.amount, provider))
+            done.append(holds.capture_hold(db, hold, session.amount, providers.named(hold.provider)))
         else:
-            done.append(holds.release_hold(db, hold, provider))
+            done.append(holds.release_hold(db, hold, providers.named(hold.provider)))
+    never_started = select(Hold).where(Hold.status == HoldStatus.authorized, Hold.session_id.is_(None),
+                                       Hold.outlet_id.is_not(None))
+    for hold in list(db.exec(never_started)):
+        done.append(holds.release_hold(db, hold, providers.named(hold.provider)))
+    return done
+
+
+UNUSED = "unused part of a session paid ahead, back the way it came 原路退回"
+NEVER_STARTED = "paid ahead for a session that never started: all of it back 原路退回"
+
+
+def refund_unused_prepayments(db: Session, providers: PaymentProvider | Providers) -> list[Payment]:
+    """Send back at once what sessions paid ahead did not use: all of it when the session never ran."""
+    providers = Providers.of(providers)
+    running = select(UsageSession.id).where(UsageSession.status.in_(OPEN_STATUSES))
+    query = (select(Payment.id, Payment.session_id).where(Payment.purpose == PaymentPurpose.session,
+                                                          Payment.status == PaymentStatus.succeeded,
+                                                          Payment.settled_at.is_(None))
+             .where(Payment.session_id.is_(None) | Payment.session_id.not_in(running)).order_by(Payment.id))
+    found = list(db.exec(query))
+    # Every session first, in order, then wallets: the lock order of every other transaction.
+    sessions = {sid: locked_session(db, sid) for sid in sorted(sid for _, sid in found if sid is not None)}
+    done = []
+    for payment_id, session_id in found:
+        session = sessions.get(session_id)
+        payment = db.get(Payment, payment_id)
+        lock_wallet(db, payment.user_id)
+        payment = db.get(Payment, payment_id, populate_existing=True)
+        if payment.settled_at is not None or (session is not None and session.status.is_open):
+            continue  # settled meanwhile, or still running (its bill is not known yet)
+        used = billed_so_far(db, session) if session is not None and session.status == SessionStatus.completed \
+            else Decimal("0.00")
+        unused = payment.amount - used
+        if unused > 0:
+            refund(db, payment, unused, UNUSED if used else NEVER_STARTED, providers.named(payment.provider))
+        payment.settled_at = utcnow()
+        db.add(payment)
+        done.append(payment)
     return done
 
 

@@ -1,24 +1,27 @@
-"""Card pre-authorisation per session: reserve on the card, capture what was used, release the rest.
+"""A hold per session: reserve the most it may cost, capture what it used, release the rest.
 
-An authorisation moves no money, so placing a hold writes no ledger entry. Settling it does:
-    captured by card    clearing:stripe -> revenue:electricity
-    charged to wallet   wallet:<user>   -> revenue:electricity   (below Stripe's minimum, or above the hold)
+Card holds (Stripe) are placed inside the request. 微信支付分 orders and Alipay freezes (资金预授权)
+are confirmed by the payer in the app: they start `pending` and a notification (or a query)
+confirms them. An authorisation moves no money, so placing a hold writes no ledger entry.
+Settling it does:
+    captured                    clearing:<provider> -> revenue:electricity
+    charged to wallet           wallet:<user>       -> revenue:electricity   (below the minimum, or above the hold)
 """
 import logging
-import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import stripe
 from sqlmodel import Session, select
 
 from backend.core.clock import utcnow
 from backend.core.errors import Conflict, ScanPowerError
-from billing.ledger import service as ledger
-from billing.payments.models import Hold, HoldStatus
 from backend.core.rows import insert_once
-from billing.payments.service import PaymentDeclined, clearing_account
-from billing.payments.stripe_provider import StripeProvider
+from billing.ledger import service as ledger
+from billing.payments import orders
+from billing.payments.interface import (Checkout, HoldRef, Order, OrderState, Payer, PaymentDeclined,
+                                        PaymentProvider, from_fen, to_fen)
+from billing.payments.models import Hold, HoldStatus
+from billing.payments.service import clearing_account, display_name
 from billing.wallet.service import lock_wallet, wallet_account
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 # holds half a day before that.
 HOLD_LIFETIME = timedelta(days=7)
 NEAR_EXPIRY_AGE = HOLD_LIFETIME - timedelta(hours=12)
+HOLD_LABEL = {"stripe": "card hold", "wechat": "WeChat Pay Score order", "alipay": "Alipay freeze"}
 
 
 class HoldTooSmall(ScanPowerError):
@@ -37,25 +41,47 @@ class HoldClosed(Conflict):
     pass
 
 
-def place_hold(db: Session, user_id: int, amount: Decimal, provider: StripeProvider, *,
+def place_hold(db: Session, user_id: int, amount: Decimal, provider: PaymentProvider, *,
                session_id: int | None = None, idempotency_key: str | None = None) -> Hold:
-    """Reserve `amount` on the vendor's card; PaymentDeclined if the card refuses."""
-    if amount < provider.minimum_charge:
-        raise HoldTooSmall(f"a card hold must be at least ¥{provider.minimum_charge}")
-    try:
-        intent = provider.authorize(user_id, amount, idempotency_key or f"hold:{uuid.uuid4().hex}")
-    except stripe.CardError as error:
-        raise PaymentDeclined(error.user_message or "the card was declined") from error
-    if intent.status != "requires_capture":
-        provider.cancel(intent.id)  # e.g. it needs 3-D Secure, which a server-side confirm cannot do
-        raise PaymentDeclined(f"the card could not be authorised ({intent.status})")
-    insert_once(db, Hold(user_id=user_id, session_id=session_id, payment_intent_id=intent.id, amount=amount),
-                "payment_intent_id")
-    return hold_by_intent(db, intent.id)
+    """Reserve `amount` on the vendor's card at once; PaymentDeclined if the card refuses."""
+    _check_minimum(amount, provider)
+    key = idempotency_key or orders.out_trade_no(orders.HOLD)
+    checkout = provider.hold(Order(key, user_id, to_fen(amount), "ScanPower session", "hold"), key)
+    if checkout.state is not OrderState.held:
+        raise PaymentDeclined(checkout.reason or "the card was declined")
+    insert_once(db, Hold(user_id=user_id, session_id=session_id, provider=provider.name,
+                         external_id=checkout.external_id, transaction_id=checkout.transaction_id, amount=amount),
+                "external_id")
+    return hold_by_intent(db, checkout.external_id)
 
 
-def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: StripeProvider) -> Hold:
-    """Charge a session's settled amount: by card when Stripe allows it, else from the wallet."""
+def ask_for_hold(db: Session, user_id: int, amount: Decimal, provider: PaymentProvider, outlet_id: int,
+                 payer: Payer, idempotency_key: str | None = None) -> tuple[Hold, Checkout]:
+    """Ask the payer to confirm a hold in the app (支付分, 资金预授权); what the phone needs to show it."""
+    _check_minimum(amount, provider)
+    number = orders.out_trade_no(orders.HOLD, idempotency_key)
+    checkout = provider.hold(Order(number, user_id, to_fen(amount), "扫码用电 ScanPower", "hold", payer), number)
+    if checkout.state is OrderState.failed:
+        raise PaymentDeclined(checkout.reason or "the payment service refused the hold")
+    insert_once(db, Hold(user_id=user_id, provider=provider.name, external_id=number, outlet_id=outlet_id,
+                         amount=amount, status=HoldStatus.pending), "external_id")
+    return hold_by_intent(db, number), checkout
+
+
+def confirm_hold(db: Session, hold: Hold, transaction_id: str | None) -> bool:
+    """The payer confirmed the hold in the app; True the first time."""
+    hold = _locked(db, hold)
+    if hold.status is not HoldStatus.pending:
+        return False
+    hold.status = HoldStatus.authorized
+    hold.transaction_id = transaction_id or hold.transaction_id
+    db.add(hold)
+    db.flush()
+    return True
+
+
+def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: PaymentProvider) -> Hold:
+    """Charge a session's settled amount from the hold when the provider allows it, else from the wallet."""
     if settled_amount < 0:
         raise ValueError(f"a settled amount cannot be negative: {settled_amount}")
     hold = _locked(db, hold)
@@ -63,30 +89,43 @@ def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: Str
         if hold.settled_amount == settled_amount:
             return hold  # a retry of a settlement already done
         raise HoldClosed(f"hold {hold.id} is {hold.status.value}")
-    by_card = min(settled_amount, hold.amount)
-    if by_card >= provider.minimum_charge:
-        provider.capture(hold.payment_intent_id, by_card)
-        _post_card_capture(db, hold, by_card)
+    minimum = from_fen(provider.capabilities.minimum_fen)
+    taken = min(settled_amount, hold.amount)
+    if taken >= minimum:
+        transaction = provider.capture(_ref(hold), to_fen(taken))
+        if taken < hold.amount:
+            provider.release(_ref(hold), to_fen(hold.amount - taken), to_fen(taken))
+        hold.transaction_id = transaction or hold.transaction_id
+        _post_capture(db, hold, taken)
         status = HoldStatus.captured
     else:
-        provider.cancel(hold.payment_intent_id)
-        by_card = Decimal("0.00")
+        provider.release(_ref(hold), to_fen(hold.amount), 0)
+        taken = Decimal("0.00")
         status = HoldStatus.charged_to_wallet if settled_amount else HoldStatus.released
-    from_wallet = settled_amount - by_card
+    from_wallet = settled_amount - taken
     if from_wallet:
-        _post_wallet_charge(db, hold, from_wallet, settled_amount, provider.minimum_charge)
-    return _close(db, hold, status, by_card, from_wallet)
+        _post_wallet_charge(db, hold, from_wallet, settled_amount, minimum)
+    return _close(db, hold, status, taken, from_wallet)
 
 
-def release_hold(db: Session, hold: Hold, provider: StripeProvider) -> Hold:
+def release_hold(db: Session, hold: Hold, provider: PaymentProvider) -> Hold:
     """Give the whole reservation back: the session never started."""
     hold = _locked(db, hold)
     if hold.status is HoldStatus.released:
         return hold
     if not hold.status.is_open:
         raise HoldClosed(f"hold {hold.id} is {hold.status.value}")
-    provider.cancel(hold.payment_intent_id)
+    provider.release(_ref(hold), to_fen(hold.amount), 0)
     return _close(db, hold, HoldStatus.released, Decimal("0.00"), Decimal("0.00"))
+
+
+def fail_pending_hold(db: Session, hold: Hold, reason: str) -> Hold:
+    """A hold the payer never confirmed (its order was closed at the provider)."""
+    hold = _locked(db, hold)
+    if hold.status is HoldStatus.pending:
+        log.info("hold %s (%s) never confirmed: %s", hold.id, hold.external_id, reason)
+        _close(db, hold, HoldStatus.failed, Decimal("0.00"), Decimal("0.00"))
+    return hold
 
 
 def holds_near_expiry(db: Session, now: datetime) -> list[Hold]:
@@ -97,30 +136,40 @@ def holds_near_expiry(db: Session, now: datetime) -> list[Hold]:
 
 
 def mark_hold_canceled(db: Session, payment_intent_id: str, reason: str) -> Hold | None:
-    """Stripe canceled an open hold (it lapsed, or was canceled in the dashboard)."""
+    """The provider canceled an open hold (it lapsed, or was canceled in the dashboard)."""
     hold = hold_by_intent(db, payment_intent_id)
     if hold is not None:
         hold = _locked(db, hold)
     if hold is not None and hold.status.is_open:
-        log.warning("hold %s (%s) canceled by Stripe: %s", hold.id, payment_intent_id, reason)
+        log.warning("hold %s (%s) canceled by %s: %s", hold.id, payment_intent_id, hold.provider, reason)
         _close(db, hold, HoldStatus.canceled, Decimal("0.00"), Decimal("0.00"))
     return hold
 
 
-def hold_by_intent(db: Session, payment_intent_id: str) -> Hold | None:
-    query = select(Hold).where(Hold.payment_intent_id == payment_intent_id).execution_options(populate_existing=True)
+def hold_by_intent(db: Session, external_id: str) -> Hold | None:
+    query = select(Hold).where(Hold.external_id == external_id).execution_options(populate_existing=True)
     return db.exec(query).first()
+
+
+def _check_minimum(amount: Decimal, provider: PaymentProvider) -> None:
+    minimum = from_fen(provider.capabilities.minimum_fen)
+    if amount < minimum:
+        raise HoldTooSmall(f"a {HOLD_LABEL.get(provider.name, 'hold')} must be at least ¥{minimum}")
+
+
+def _ref(hold: Hold) -> HoldRef:
+    return HoldRef(hold.external_id, hold.transaction_id, to_fen(hold.amount))
 
 
 def _locked(db: Session, hold: Hold) -> Hold:
     """The hold as committed now, with its vendor's wallet locked: it is settled once."""
     lock_wallet(db, hold.user_id)
-    return hold_by_intent(db, hold.payment_intent_id)
+    return hold_by_intent(db, hold.external_id)
 
 
-def _close(db: Session, hold: Hold, status: HoldStatus, by_card: Decimal, from_wallet: Decimal) -> Hold:
+def _close(db: Session, hold: Hold, status: HoldStatus, taken: Decimal, from_wallet: Decimal) -> Hold:
     hold.status = status
-    hold.captured_amount = by_card
+    hold.captured_amount = taken
     hold.wallet_amount = from_wallet
     hold.closed_at = utcnow()
     db.add(hold)
@@ -128,21 +177,24 @@ def _close(db: Session, hold: Hold, status: HoldStatus, by_card: Decimal, from_w
     return hold
 
 
-def _post_card_capture(db: Session, hold: Hold, by_card: Decimal) -> None:
+def _post_capture(db: Session, hold: Hold, taken: Decimal) -> None:
     revenue = ledger.account(db, ledger.REVENUE, "revenue")
-    memo = (f"{_session(hold)}: captured ¥{by_card} of the ¥{hold.amount} card hold {hold.payment_intent_id}, "
-            f"¥{hold.amount - by_card} released")
-    ledger.transfer(db, f"hold-capture:{hold.payment_intent_id}", "hold_capture", clearing_account(db, "stripe"),
-                    revenue, by_card, memo=memo[:255], session_id=hold.session_id)
+    label = HOLD_LABEL.get(hold.provider, "hold")
+    memo = (f"{_session(hold)}: captured ¥{taken} of the ¥{hold.amount} {label} {hold.external_id}, "
+            f"¥{hold.amount - taken} released")
+    ledger.transfer(db, f"hold-capture:{hold.external_id}", "hold_capture", clearing_account(db, hold.provider),
+                    revenue, taken, memo=memo[:255], session_id=hold.session_id)
 
 
 def _post_wallet_charge(db: Session, hold: Hold, from_wallet: Decimal, settled: Decimal, minimum: Decimal) -> None:
     revenue = ledger.account(db, ledger.REVENUE, "revenue")
+    label = HOLD_LABEL.get(hold.provider, "hold")
     if settled < minimum:
-        why = f"¥{settled} is below Stripe's ¥{minimum} minimum; card hold {hold.payment_intent_id} released"
+        why = (f"¥{settled} is below {display_name(hold.provider)}'s ¥{minimum} minimum; "
+               f"{label} {hold.external_id} released")
     else:
-        why = f"¥{from_wallet} above the ¥{hold.amount} card hold {hold.payment_intent_id}"
-    ledger.transfer(db, f"hold-wallet:{hold.payment_intent_id}", "hold_wallet_charge",
+        why = f"¥{from_wallet} above the ¥{hold.amount} {label} {hold.external_id}"
+    ledger.transfer(db, f"hold-wallet:{hold.external_id}", "hold_wallet_charge",
                     wallet_account(db, hold.user_id), revenue, from_wallet,
                     memo=f"{_session(hold)}: {why}, charged to wallet"[:255], session_id=hold.session_id)
 

@@ -1,22 +1,28 @@
 """Stripe, through the official SDK: card top-ups, pre-authorisation holds, refunds, webhook events.
 
 Every write carries an idempotency key, so a retry after a timeout or a crash can never
-charge, capture or refund twice. Amounts cross this boundary as Decimal yuan and travel to
-Stripe as integer fen (CNY's minor unit).
+charge, capture or refund twice. Amounts travel to Stripe as integer fen (CNY's minor unit).
+The PaymentProvider methods (`pay`, `hold`, `capture`, …) speak fen; the card methods under
+them (`charge`, `authorize`, …) take Decimal yuan.
 """
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import stripe
 
-from backend.core.errors import ScanPowerError
-from backend.core.types import FEN
+from billing.payments.interface import (BadSignature, Capabilities, Checkout, HoldRef, Notification,
+                                        NotificationKind, Order, OrderState, OrderStatus, PaidRef,
+                                        PaymentServiceUnavailable, RefundResult, RefundState, StatementLine,
+                                        from_fen, to_fen)
 from billing.payments.providers import Charge
 from billing.payments.stripe_events import Event, read_event
+
+__all__ = ["BadSignature", "PaymentServiceUnavailable", "StripeProvider", "from_fen", "to_fen"]
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +34,6 @@ TEST_CARD = "pm_card_visa"
 PURPOSE_TOP_UP = "top_up"
 PURPOSE_HOLD = "hold"
 REFUND_MARK = "scanpower_refund"
-
-
-class BadSignature(ScanPowerError):
-    """The webhook body does not carry a valid Stripe-Signature for our secret."""
-
-
-class PaymentServiceUnavailable(ScanPowerError):
-    """Stripe did not answer, or answered with an error other than a declined card."""
-
-    status_code = 502
 
 
 @contextmanager
@@ -53,16 +49,6 @@ def _stripe_answers(what: str) -> Iterator[None]:
                                         f"try again in a moment") from error
 
 
-def to_fen(amount: Decimal) -> int:
-    if amount != amount.quantize(FEN):
-        raise ValueError(f"money must be whole fen, got {amount}")
-    return int(amount * 100)
-
-
-def from_fen(fen: int) -> Decimal:
-    return (Decimal(fen) / 100).quantize(FEN)
-
-
 @dataclass(frozen=True)
 class Intent:
     id: str
@@ -75,12 +61,28 @@ class StripeRefund:
     amount: Decimal
     ours: bool  # made by ScanPower (carries our mark), not in the Stripe dashboard
     created: int
+    status: str = "succeeded"
+
+    @property
+    def state(self) -> RefundState:
+        if self.status in ("failed", "canceled"):
+            return RefundState.failed
+        return RefundState.succeeded if self.status == "succeeded" else RefundState.pending
+
+
+INTENT_STATES = {"succeeded": OrderState.paid, "requires_capture": OrderState.held, "canceled": OrderState.closed,
+                 "processing": OrderState.pending, "requires_action": OrderState.pending,
+                 "requires_confirmation": OrderState.pending, "requires_payment_method": OrderState.failed}
+EVENT_KINDS = {"payment_intent.succeeded": NotificationKind.paid, "payment_intent.canceled": NotificationKind.closed,
+               "payment_intent.payment_failed": NotificationKind.closed}
 
 
 class StripeProvider:
-    """The PaymentProvider for real cards; also places holds and refunds them."""
+    """The PaymentProvider for real cards: charges at once, holds, captures part, refunds."""
 
     name = "stripe"
+    capabilities = Capabilities(instant=True, hold=True, refund=True, statement=False,
+                                minimum_fen=to_fen(STRIPE_MIN_CHARGE_CNY))
 
     def __init__(self, secret_key: str, webhook_secret: str, api_base: str = "", currency: str = "cny",
                  payment_method: str = TEST_CARD, max_network_retries: int = 2,
@@ -108,7 +110,7 @@ class StripeProvider:
         """Reserve `amount` on the card (capture_method=manual); raises stripe.CardError if declined."""
         return self._create_intent(user_id, amount, PURPOSE_HOLD, "manual", idempotency_key)
 
-    def capture(self, payment_intent_id: str, amount: Decimal) -> Intent:
+    def capture_intent(self, payment_intent_id: str, amount: Decimal) -> Intent:
         """Take `amount` of an authorised PaymentIntent; Stripe releases the rest."""
         with _stripe_answers("capture a card hold"):
             intent = self.client.v1.payment_intents.capture(
@@ -123,7 +125,8 @@ class StripeProvider:
                 payment_intent_id, options={"idempotency_key": f"cancel:{payment_intent_id}"})
         return Intent(intent.id, intent.status)
 
-    def refund(self, payment_intent_id: str, amount: Decimal, reason: str, idempotency_key: str) -> StripeRefund:
+    def refund_intent(self, payment_intent_id: str, amount: Decimal, reason: str,
+                      idempotency_key: str) -> StripeRefund:
         # Our free-text reason goes in metadata: Stripe's `reason` only takes three fixed values.
         with _stripe_answers("make the refund"):
             refund = self.client.v1.refunds.create(
@@ -148,6 +151,56 @@ class StripeProvider:
             raise BadSignature(str(error)) from error
         return read_event(payload)
 
+    # The PaymentProvider interface, in fen.
+
+    def pay(self, order: Order, idempotency_key: str) -> Checkout:
+        charge = self.charge(order.user_id, from_fen(order.amount_fen), idempotency_key)
+        state = OrderState.paid if charge.succeeded else OrderState.failed
+        return Checkout(charge.external_id, state, charge.external_id, reason=charge.reason)
+
+    def hold(self, order: Order, idempotency_key: str) -> Checkout:
+        try:
+            intent = self.authorize(order.user_id, from_fen(order.amount_fen), idempotency_key)
+        except stripe.CardError as error:
+            return Checkout(_failed_id(error, idempotency_key), OrderState.failed, reason=_decline_reason(error))
+        if intent.status != "requires_capture":
+            self.cancel(intent.id)  # e.g. it needs 3-D Secure, which a server-side confirm cannot do
+            return Checkout(intent.id, OrderState.failed, reason=f"the card could not be authorised ({intent.status})")
+        return Checkout(intent.id, OrderState.held, intent.id)
+
+    def capture(self, hold: HoldRef, amount_fen: int) -> str | None:
+        return self.capture_intent(hold.external_id, from_fen(amount_fen)).id
+
+    def release(self, hold: HoldRef, amount_fen: int, captured_fen: int) -> None:
+        if captured_fen == 0:  # after a capture Stripe has released the rest already
+            self.cancel(hold.external_id)
+
+    def refund(self, paid: PaidRef, sequence: int, amount_fen: int, reason: str) -> RefundResult:
+        made = self.refund_intent(paid.external_id, from_fen(amount_fen), reason,
+                                  f"refund:{paid.external_id}:{sequence}:{amount_fen}")
+        return RefundResult(made.id, to_fen(made.amount), made.state, made.id)
+
+    def query(self, external_id: str, purpose: str) -> OrderStatus:
+        with _stripe_answers("look up the payment"):
+            intent = self.client.v1.payment_intents.retrieve(external_id)
+        return OrderStatus(INTENT_STATES.get(intent.status, OrderState.pending), intent.id, intent.amount)
+
+    def query_refund(self, paid: PaidRef, refund_id: str) -> RefundResult:
+        with _stripe_answers("look up the refund"):
+            return _result_of(_refund_of(self.client.v1.refunds.retrieve(refund_id)))
+
+    def close(self, external_id: str, purpose: str) -> None:
+        self.cancel(external_id)
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        event = self.parse_event(body, headers.get("stripe-signature"))
+        object_id = str(event.data.object.get("id", ""))
+        return Notification(event.id, event.type, EVENT_KINDS.get(event.type, NotificationKind.other), object_id,
+                            object_id)
+
+    def statement(self, day: date) -> list[StatementLine]:
+        return []  # Stripe's books are followed event by event (webhooks, reconcile_refunds) instead
+
     def _create_intent(self, user_id: int, amount: Decimal, purpose: str, capture_method: str,
                        key: str) -> Intent:
         with _stripe_answers("take the card payment"):
@@ -162,7 +215,11 @@ class StripeProvider:
 def _refund_of(refund: stripe.Refund) -> StripeRefund:
     metadata = refund.to_dict().get("metadata") or {}
     return StripeRefund(id=refund.id, amount=from_fen(refund.amount), ours=REFUND_MARK in metadata,
-                        created=refund.created)
+                        created=refund.created, status=refund.to_dict().get("status") or "succeeded")
+
+
+def _result_of(refund: StripeRefund) -> RefundResult:
+    return RefundResult(refund.id, to_fen(refund.amount), refund.state, refund.id)
 
 
 def _failed_id(error: stripe.CardError, key: str) -> str:

@@ -6,7 +6,8 @@ import pytest
 
 from backend.core.clock import as_utc, utcnow
 from backend.meters.orders import pending_orders
-from backend.meters.service import OutletSample, record_telemetry
+from backend.meters.service import OutletSample
+from backend.meters.ingest import record_telemetry
 from backend.points import service as points
 from backend.sessions import meter_events, settlement, timeouts
 from backend.sessions import service as sessions

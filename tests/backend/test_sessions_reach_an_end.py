@@ -7,7 +7,8 @@ from sqlmodel import select
 
 from backend.core.clock import utcnow
 from backend.meters.orders import RelayOrder, pending_orders
-from backend.meters.service import OutletSample, record_telemetry, set_presence
+from backend.meters.service import OutletSample, set_presence
+from backend.meters.ingest import record_telemetry
 from backend.points import service as points
 from backend.sessions import meter_events, settlement, timeouts
 from backend.sessions import service as sessions

@@ -77,6 +77,7 @@ class MosquittoProcess:
             "autosave_interval 1\n"
             # As `scanpower broker-config` writes it: the default (1000) silently drops what waits for the gateway.
             "max_queued_messages 1000000\n"
+            "max_inflight_messages 1000\n"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
             "user root\n"  # only used when started as root: keeps the temp folder writable

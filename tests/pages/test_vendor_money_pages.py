@@ -2,46 +2,57 @@
 from decimal import Decimal
 
 from backend.pages.i18n import use_locale
-from backend.pages.payment_choices import CARD_HOLD, WALLET, payment_choices
+from backend.pages.payment_choices import WALLET, payment_choices
+from billing.payments.interface import Capabilities
 from backend.pages.session_words import payment_words
 from billing.payments.models import Hold, HoldStatus
-from billing.payments.providers import DemoProvider
+from billing.payments.providers import DemoProvider, Providers
 from billing.wallet.service import wallet_balance
 
 
 class CardProvider(DemoProvider):
-    """A provider that can also hold money on a card (as Stripe's can)."""
+    """A provider that says it can hold money at once, as Stripe's card holds can."""
 
-    def authorize(self, *args, **kwargs):
-        raise NotImplementedError
+    name = "stripe"
+    capabilities = Capabilities(instant=True, hold=True, refund=True, statement=False)
 
 
-def test_the_wallet_is_always_a_way_to_pay_and_a_card_hold_only_where_the_provider_can_hold():
-    assert [c.code for c in payment_choices(DemoProvider())] == [WALLET]
-    assert [c.code for c in payment_choices(CardProvider())] == [WALLET, CARD_HOLD]
+class AppHoldProvider(DemoProvider):
+    """A provider whose holds are confirmed in its app (WeChat Pay's 支付分): not offered on the scan page's form."""
+
+    name = "wechat"
+    capabilities = Capabilities(instant=False, hold=True, refund=True, statement=True)
+
+
+def test_the_wallet_is_always_a_way_to_pay_and_a_hold_where_a_provider_can_place_one_at_once():
+    assert [c.code for c in payment_choices(Providers(DemoProvider()))] == [WALLET]
+    assert [c.code for c in payment_choices(Providers(DemoProvider(), CardProvider()))] == [WALLET, "card"]
+    assert [c.code for c in payment_choices(Providers(AppHoldProvider()))] == [WALLET]
 
 
 def test_a_card_hold_reads_as_a_hold_until_it_is_captured():
     with use_locale("en"):
         _card_hold_words()
     with use_locale("zh_CN"):
-        assert "只是冻结，并未扣款" in payment_words(Hold(user_id=1, payment_intent_id="pi", amount=Decimal("9")))
+        assert "只是冻结，并未扣款" in payment_words(Hold(user_id=1, external_id="pi", amount=Decimal("9")))
 
 
 def _card_hold_words():
-    hold = Hold(user_id=1, payment_intent_id="pi_1", amount=Decimal("50.00"))
-    assert "not charged" in payment_words(hold) and "¥50.00" in payment_words(hold)
-    captured = Hold(user_id=1, payment_intent_id="pi_1", amount=Decimal("50.00"), status=HoldStatus.captured,
+    hold = Hold(user_id=1, external_id="pi_1", amount=Decimal("50.00"))
+    assert "not charged" in payment_words(hold) and "Card hold of ¥50.00" in payment_words(hold)
+    captured = Hold(user_id=1, external_id="pi_1", amount=Decimal("50.00"), status=HoldStatus.captured,
                     captured_amount=Decimal("3.20"))
-    assert payment_words(captured) == "Card hold of ¥50.00: ¥3.20 charged to the card, ¥46.80 released."
+    assert payment_words(captured) == "Card hold of ¥50.00: ¥3.20 charged, ¥46.80 released."
+    waiting = Hold(user_id=1, provider="wechat", external_id="o_1", amount=Decimal("20.00"), status=HoldStatus.pending)
+    assert payment_words(waiting) == "WeChat Pay hold of ¥20.00: waiting for you to confirm it in the app."
     assert payment_words(None) == "Paid from your balance."
 
 
 def test_asking_for_a_card_hold_where_none_can_be_placed_says_to_pay_from_the_balance(vendor, world, db):
-    page = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card_hold", "hold_amount": "30"})
+    page = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card", "hold_amount": "30"})
     assert page.status_code == 409
-    assert "Card payments are not available here. Pay from your balance instead." in page.text
-    bad = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card_hold", "hold_amount": "0.001"})
+    assert "This way of paying is not available here. Pay from your balance instead." in page.text
+    bad = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card", "hold_amount": "0.001"})
     assert bad.status_code == 422 and "Card hold: At most 2 decimal places." in bad.text
     assert world.sink.sent == []
 

@@ -9,7 +9,8 @@ from sqlmodel import Session, select
 from backend.alarms import service as alarms
 from backend.alarms.models import Alarm, AlarmWatch
 from backend.alarms.rules import AlarmKind
-from backend.meters.service import OutletSample, record_telemetry
+from backend.meters.service import OutletSample
+from backend.meters.ingest import record_telemetry
 from backend.points.models import Meter
 from tests import factories
 

@@ -5,7 +5,8 @@ from decimal import Decimal
 from backend.alarms import flooding
 from backend.alarms import service as alarms
 from backend.alarms.rules import AlarmKind
-from backend.meters.service import OutletSample, record_telemetry
+from backend.meters.service import OutletSample
+from backend.meters.ingest import record_telemetry
 from tests import factories
 
 T0 = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ from sqlmodel import Session, select
 
 from backend.core.clock import utcnow
 from backend.meters.models import Reading
-from backend.meters.service import OutletSample, record_telemetry
+from backend.meters.service import OutletSample
+from backend.meters.ingest import record_telemetry
 from device_gateway.protocol import RegisterWh, Seq, SessionId
 from tests import factories
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from backend.meters.orders import pending_orders
-from backend.meters.service import OutletSample, record_telemetry
+from backend.meters.service import OutletSample
+from backend.meters.ingest import record_telemetry
 from backend.points.models import Meter, Outlet
 from backend.sessions import meter_events
 from backend.sessions import service as sessions

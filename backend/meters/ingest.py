@@ -1,0 +1,263 @@
+"""Telemetry stored by the batch: a few set-based statements for many messages, each meter's in its order.
+
+What each message needs (its meter, the open sessions of its outlets, its alarm watches) is read
+once per batch for every meter in it; readings go in with one INSERT … ON CONFLICT DO NOTHING
+RETURNING, which says which are new; a session's live figures are written once per batch. The
+rare cases (a meter coming back, a relay seen open, a late reading, a relay closed with no
+session, a session to revive) go through the same services as single messages.
+"""
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from backend.alarms.service import evaluate_batch
+from backend.core.clock import as_utc, utcnow
+from backend.meters.reading_store import insert_readings
+from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
+from backend.meters.register_rules import Reading as RegisterReading
+from backend.meters.service import MeterMoment, OutletSample, closed_without_session, set_presence
+from backend.points.models import Meter, Outlet
+from backend.sessions import meter_events, settlement
+from backend.sessions import service as sessions
+from backend.sessions.live import counts_live, live_tally, set_live
+from backend.sessions.models import SessionStatus, UsageSession
+from backend.tariffs.models import Tariff
+from backend.tariffs.service import tariff_engine
+from billing.tariffs import Tariff as TariffEngine
+
+RUNNING = (SessionStatus.active, SessionStatus.stopping)
+# last_seen is written at most this often per meter while it keeps reporting (it only tells "still there").
+LAST_SEEN_EVERY_S = 30
+
+
+@dataclass(frozen=True)
+class TelemetryIn:
+    """One telemetry message, as the gateway validated it."""
+
+    serial: str
+    boot_id: str
+    seq: int
+    at: datetime
+    samples: tuple[OutletSample, ...]
+
+
+class LiveWrites:
+    """When this worker last wrote each session's live figures: at most once per `every` seconds.
+
+    Skipping a write loses nothing: the next one counts from the last written reading to the newest,
+    and registers are cumulative. A session's first reason for review is written at once.
+    """
+
+    def __init__(self, every_s: float = 1.0):
+        self.every_s = every_s
+        self._at: dict[int, float] = {}
+
+    def due(self, session_id: int, now: float) -> bool:
+        return now - self._at.get(session_id, -1e18) >= self.every_s
+
+    def written(self, session_id: int, now: float) -> None:
+        if len(self._at) > 100_000:  # ended sessions: forget what is long past
+            self._at = {sid: at for sid, at in self._at.items() if now - at < 10 * self.every_s}
+        self._at[session_id] = now
+
+
+@dataclass
+class BatchResult:
+    new_readings: int = 0
+    unknown: list[TelemetryIn] = field(default_factory=list)  # their meter does not exist: for the quarantine
+
+
+def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: LiveWrites | None = None) -> BatchResult:
+    """Store a batch of telemetry and apply it to sessions, presence and alarms; unknown meters are returned.
+
+    With `live_writes`, a session's live figures are written at most as often as it allows.
+    """
+    result = BatchResult()
+    messages = list({(m.serial, m.boot_id, m.seq): m for m in reversed(messages)}.values())[::-1]  # first copy wins
+    meters = _meters(db, {m.serial for m in messages})
+    known = [m for m in messages if m.serial in meters]
+    result.unknown = [m for m in messages if m.serial not in meters]
+    if not known:
+        return result
+    _presence(db, meters, known)
+    batch = _Batch(db, meters, known, live_writes)
+    new = batch.insert()
+    result.new_readings = len(new)
+    batch.apply(new)
+    evaluate_batch(db, [(meters[m.serial], m.at, m.samples) for m in known
+                        if any((meters[m.serial].id, m.boot_id, m.seq, s.channel) in new for s in m.samples)])
+    return result
+
+
+def _meters(db: Session, serials: set[str]) -> dict[str, Meter]:
+    return {m.serial: m for m in db.exec(select(Meter).where(col(Meter.serial).in_(serials)))}
+
+
+def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn]) -> None:
+    """A meter that comes back (or reboots) goes through set_presence; the others' last_seen only when due."""
+    latest = {m.serial: m for m in messages}  # each meter's last message of the batch
+    now = utcnow()
+    due = []
+    for serial, message in latest.items():
+        meter = meters[serial]
+        if not meter.online or meter.boot_id != message.boot_id:
+            set_presence(db, meter, True, message.boot_id)
+        elif meter.last_seen is None or (now - as_utc(meter.last_seen)).total_seconds() >= LAST_SEEN_EVERY_S:
+            due.append(meter.id)
+    if due:
+        db.exec(update(Meter).where(col(Meter.id).in_(due)).values(last_seen=now))
+
+
+class _Batch:
+    """One batch's readings and what they mean for the sessions of their outlets."""
+
+    def __init__(self, db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn],
+                 live_writes: LiveWrites | None):
+        self.db, self.meters, self.messages, self.live_writes = db, meters, messages, live_writes
+        ids = {m.id for m in meters.values()}
+        # Held until the batch commits: a stop ack (another lane, gateway or the scheduler) then waits, and its
+        # settlement sees every reading this batch stores.
+        self.running = {(s.meter_id, s.channel): s for s in db.exec(
+            select(UsageSession).where(col(UsageSession.meter_id).in_(ids), col(UsageSession.status).in_(RUNNING))
+            .order_by(UsageSession.id).with_for_update())}
+        named = {s.session_id for m in messages for s in m.samples if s.session_id is not None}
+        named -= {s.id for s in self.running.values()}
+        self.named = {s.id: s for s in db.exec(select(UsageSession).where(col(UsageSession.id).in_(named)))} \
+            if named else {}
+        self.owners = {(meters[m.serial].id, m.boot_id, m.seq, s.channel): self._owner(m, s)
+                       for m in messages for s in m.samples}
+        self.tallies: dict[int, LiveTally] = {}
+        self.power: dict[int, float] = {}
+
+    def _owner(self, message: TelemetryIn, sample: OutletSample) -> UsageSession | None:
+        """The session a reading belongs to: the one running on its outlet, else the one it names, if plausible."""
+        meter = self.meters[message.serial]
+        if (running := self.running.get((meter.id, sample.channel))) is not None:
+            return running if not _before_start(message, running) else None
+        session = self.named.get(sample.session_id)
+        if session is None or session.meter_id != meter.id or session.channel != sample.channel:
+            return None
+        if session.status == SessionStatus.starting:
+            # Its ack may be on its way (the control lane, another gateway). Holding the row until this batch
+            # commits makes that ack wait, and then count this reading; if it came first, the session runs.
+            session = sessions.locked_session(self.db, session.id)
+        if session.status in RUNNING:  # its ack was applied after this batch read the running sessions
+            self.running[(meter.id, sample.channel)] = session
+            return session if not _before_start(message, session) else None
+        if session.status == SessionStatus.starting:
+            return session  # kept for the bill
+        if session.status == SessionStatus.completed and session.started_at is not None:
+            inside = as_utc(session.started_at) < message.at < as_utc(session.ended_at)
+            return session if inside else None
+        if sample.relay_closed and meter_events.gave_up_waiting(session):
+            return self._revive(session, message, sample)
+        return None
+
+    def _revive(self, session: UsageSession, message: TelemetryIn, sample: OutletSample) -> UsageSession | None:
+        session = sessions.locked_session(self.db, session.id)
+        if not meter_events.gave_up_waiting(session):
+            return session if session.status in RUNNING else None
+        meter_events.revive(self.db, session, RegisterReading(message.boot_id, message.seq, message.at,
+                                                              sample.energy_wh),
+                            "its start ack never came; a reading shows its relay closed")
+        return session
+
+    def insert(self) -> set[tuple[int, str, int, int]]:
+        """Every reading of the batch in one statement; return the identities of those that were new."""
+        received = utcnow()
+        rows = [dict(meter_id=meter_id, boot_id=boot_id, seq=seq, channel=channel, device_time=message.at,
+                     received_at=received, energy_wh=s.energy_wh, power_w=s.power_w, voltage_v=s.voltage_v,
+                     current_a=s.current_a, relay_closed=s.relay_closed,
+                     session_id=owner.id if (owner := self.owners[(meter_id, boot_id, seq, channel)]) else None)
+                for message in self.messages for s in message.samples
+                for meter_id, boot_id, seq, channel in [(self.meters[message.serial].id, message.boot_id,
+                                                         message.seq, s.channel)]]
+        return insert_readings(self.db, rows)
+
+    def apply(self, new: set[tuple[int, str, int, int]]) -> None:
+        """What each new reading means for its outlet's session, in each meter's order; then the live figures."""
+        for message in self.messages:
+            meter = self.meters[message.serial]
+            for sample in message.samples:
+                if (meter.id, message.boot_id, message.seq, sample.channel) in new:
+                    self._reading(meter, message, sample)
+        self._write_live_figures()
+
+    def _reading(self, meter: Meter, message: TelemetryIn, sample: OutletSample) -> None:
+        owner = self.owners[(meter.id, message.boot_id, message.seq, sample.channel)]
+        running = self.running.get((meter.id, sample.channel))
+        if running is not None and _before_start(message, running):
+            return  # taken before the session started (its ack went the faster way): it says nothing about it
+        if running is not None:
+            if sample.relay_closed or sample.session_id not in (None, running.id):
+                self._live(running, message, sample)
+            else:
+                self._flush_live(running)
+                meter_events.finish_from_reading(self.db, running, sample.energy_wh, message.at, message.boot_id,
+                                                 message.seq)
+                del self.running[(meter.id, sample.channel)]
+        elif owner is not None and owner.status == SessionStatus.completed:
+            settlement.reprice_later(owner, utcnow())
+        elif owner is None and sample.relay_closed:
+            closed_without_session(self.db, meter, sample, MeterMoment(message.boot_id, message.seq, message.at))
+
+    def _live(self, session: UsageSession, message: TelemetryIn, sample: OutletSample) -> None:
+        """Advance the session's live count in memory; it is written once, at the end of the batch."""
+        if not counts_live(session):
+            return
+        tally = self.tallies.get(session.id) or live_tally(session)
+        rated = outlet_rated_power_w(self._outlets[session.outlet_id].rated_current_a)
+        after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh), rated)
+        if after is not tally:
+            self.tallies[session.id] = after
+            self.power[session.id] = sample.power_w
+
+    @cached_property
+    def _outlets(self) -> dict[int, Outlet]:
+        ids = {m.id for m in self.meters.values()}
+        return {o.id: o for o in self.db.exec(select(Outlet).where(col(Outlet.meter_id).in_(ids)))}
+
+    def _flush_live(self, session: UsageSession) -> None:
+        """Set one session's pending live figures now (before a service acts on the session)."""
+        if (tally := self.tallies.pop(session.id, None)) is not None:
+            set_live(self.db, session, tally, self.power[session.id], self._tariffs[session.tariff_id])
+
+    @cached_property
+    def _tariffs(self) -> dict[int, TariffEngine]:
+        ids = {s.tariff_id for s in self.running.values()}
+        return {t.id: tariff_engine(t) for t in self.db.exec(select(Tariff).where(col(Tariff.id).in_(ids)))}
+
+    def _write_live_figures(self) -> None:
+        """Each running session's figures once per batch at most; the next flush writes them as one executemany."""
+        now = time.monotonic()
+        with self.db.no_autoflush:
+            for session in list(self.running.values()):
+                tally = self.tallies.get(session.id)
+                if tally is None:
+                    continue
+                new_review = bool(tally.review) and not session.needs_review
+                if self.live_writes is not None and not (new_review or self.live_writes.due(session.id, now)):
+                    del self.tallies[session.id]  # the next write counts this batch's energy too
+                    continue
+                self._flush_live(session)
+                if self.live_writes is not None:
+                    self.live_writes.written(session.id, now)
+
+
+def _before_start(message: TelemetryIn, session: UsageSession) -> bool:
+    """Whether the meter took this reading before it switched the session on."""
+    if session.start_register_wh is None:
+        return False
+    start = MeterMoment(session.start_boot_id, session.start_seq, as_utc(session.started_at))
+    return MeterMoment(message.boot_id, message.seq, message.at).before(start)
+
+
+def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
+                     samples: list[OutletSample]) -> int:
+    """Store one message's readings once per (meter, boot, seq); return how many were new (a batch of one)."""
+    return store_telemetry(db, [TelemetryIn(meter.serial, boot_id, seq, device_time, tuple(samples))]).new_readings

@@ -1,0 +1,112 @@
+"""Telemetry stored by the batch means the same as message by message: same rows, same sessions, same alarms."""
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, func, select
+
+from backend.core.clock import utcnow
+from backend.meters.ingest import TelemetryIn, record_telemetry, store_telemetry
+from backend.meters.models import Reading
+from backend.meters.service import OutletSample
+from backend.points import service as points
+from backend.sessions import meter_events
+from backend.sessions import service as sessions
+from backend.sessions.models import SessionStatus, UsageSession
+from backend.users.models import Role
+from tests import factories
+
+T0 = utcnow() - timedelta(hours=2)
+
+
+def sample(ch, wh, session_id=None, closed=True, volts=228.0):
+    return OutletSample(ch, wh, 1500.0 if closed else 0.0, volts, 6.5 if closed else 0.0, closed, session_id)
+
+
+@pytest.fixture
+def site(db):
+    """Two meters, one of them with a session running on outlet 1."""
+    made = []
+    for _ in range(2):
+        point, meter = factories.active_point(db, outlets=2, price=Decimal("1.00"))
+        made.append((meter, points.outlets_of_point(db, point.id)))
+    vendor = factories.user(db, Role.vendor, Decimal("50.00"))
+    (meter, outlets), _ = made
+    session = sessions.start_session(db, vendor, outlets[0].qr_token, Decimal("1.00"), 30)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 1_000, T0, "b", 0)
+    db.commit()
+    return made, session
+
+
+def traffic(site, sid):
+    """Interleaved telemetry of both meters, with a repeat, a reset of meter A's register and a voltage dip."""
+    (a, _), (b, _) = site
+    messages = []
+    for n in range(1, 11):
+        at = T0 + timedelta(minutes=n)
+        boot, register = ("b", 1_000 + 20 * n) if n < 6 else ("b2", 20 * (n - 6))
+        messages.append(TelemetryIn(a.serial, boot, n, at, (sample(1, register, sid), sample(2, 500, closed=False))))
+        messages.append(TelemetryIn(b.serial, "x", n, at, (sample(1, 7_000 + n, closed=False, volts=150.0),)))
+    messages.insert(5, messages[2])  # a repeat
+    return messages
+
+
+def snapshot(db, session_id):
+    session = db.get(UsageSession, session_id, populate_existing=True)
+    readings = db.exec(select(func.count()).select_from(Reading)).one()
+    from backend.alarms.models import Alarm
+    alarms = sorted((a.kind, a.channel) for a in db.exec(select(Alarm)))
+    return (readings, session.live_energy_wh, session.latest_amount, session.needs_review, session.latest_seq,
+            alarms)
+
+
+def test_one_batch_means_what_the_same_messages_mean_one_by_one(engine, site):
+    made, session = site
+    messages = traffic(made, session.id)
+    with Session(engine) as db:
+        result = store_telemetry(db, messages)
+        db.commit()
+        batched = snapshot(db, session.id)
+        db.rollback()
+    assert result.new_readings == 30 and result.unknown == []
+    # The same messages again, one per transaction, on a twin database state: undo and replay.
+    with Session(engine) as db:
+        db.exec(Reading.__table__.delete())
+        from backend.alarms.models import Alarm, AlarmWatch
+        db.exec(AlarmWatch.__table__.delete())
+        db.exec(Alarm.__table__.delete())
+        live = db.get(UsageSession, session.id)
+        live.latest_boot_id = live.latest_seq = live.live_energy_wh = live.live_billed_to_wh = None
+        live.needs_review, live.review_note = False, None
+        db.commit()
+    for message in messages:
+        with Session(engine) as db:
+            meter = next(m for m, _ in made if m.serial == message.serial)
+            record_telemetry(db, db.merge(meter), message.boot_id, message.seq, message.at, list(message.samples))
+            db.commit()
+    with Session(engine) as db:
+        assert snapshot(db, session.id) == batched
+    assert batched[1] == 100 + 80 and batched[3] is True  # 100 Wh before the reset, 80 after; flagged
+
+
+def test_unknown_meters_are_handed_back_and_the_rest_is_stored(engine, site):
+    made, _ = site
+    (a, _), _ = made
+    stray = TelemetryIn("SP99999999", "z", 1, T0, (sample(1, 5),))
+    with Session(engine) as db:
+        result = store_telemetry(db, [stray, TelemetryIn(a.serial, "b", 50, T0, (sample(2, 600, closed=False),))])
+        db.commit()
+    assert result.unknown == [stray] and result.new_readings == 1
+
+
+def test_a_relay_seen_open_mid_batch_ends_the_session(engine, site):
+    made, session = site
+    (a, _), _ = made
+    messages = [TelemetryIn(a.serial, "b", 1, T0 + timedelta(minutes=10), (sample(1, 1_200, session.id),)),
+                TelemetryIn(a.serial, "b", 2, T0 + timedelta(minutes=20), (sample(1, 1_300, None, closed=False),)),
+                TelemetryIn(a.serial, "b", 3, T0 + timedelta(minutes=30), (sample(1, 1_300, None, closed=False),))]
+    with Session(engine) as db:
+        store_telemetry(db, messages)
+        db.commit()
+        done = db.get(UsageSession, session.id)
+        assert (done.status, done.energy_wh, done.stop_register_wh) == (SessionStatus.completed, 300, 1_300)

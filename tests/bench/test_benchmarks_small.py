@@ -1,0 +1,28 @@
+"""Small runs of the benchmarks, as correctness checks (nothing lost, totals equal), never as timing checks."""
+import argparse
+import os
+
+import pytest
+
+from bench import drain, scan_to_power
+
+DATABASE = os.environ.get("DATABASE_URL", "")
+
+
+@pytest.mark.timeout(600)
+def test_the_drain_benchmark_stores_every_reading_once_with_one_and_two_gateways():
+    args = argparse.Namespace(database_url=DATABASE, meters=6, outlets=2, per_meter=5, gateways="1,2",
+                              workloads="idle,running")
+    figures = drain.run(args)
+    assert [(f.workload, f.consumer) for f in figures] == [
+        ("idle", "bare subscriber"), ("idle", "1 gateway"), ("idle", "2 gateways"),
+        ("running", "bare subscriber"), ("running", "1 gateway"), ("running", "2 gateways")]
+    assert all(f.messages == 30 and f.seconds > 0 for f in figures)
+    assert "| idle | 1 gateway | 30 |" in drain.table(figures, "test")
+
+
+@pytest.mark.timeout(600)
+def test_the_scan_to_power_benchmark_starts_stops_and_settles_every_session():
+    args = argparse.Namespace(database_url=DATABASE, fleet=20, sessions=3, warm_up=1.0)
+    lines = scan_to_power.run(args)
+    assert len(lines) == 6 and all("p99" in line for line in lines)
