@@ -12,7 +12,7 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import (Hold, Payment, PaymentDifference, PaymentNotification, Refund, StatementCheck,
                                      StripeEvent)
 
-__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Hold", "IdempotentRequest", "JournalEntry",
-           "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference", "PaymentNotification",
-           "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck", "StripeEvent", "Tariff",
-           "UsageSession", "User", "WaterCoefficient"]
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Hold", "IdempotentRequest",
+           "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference",
+           "PaymentNotification", "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck",
+           "StripeEvent", "Tariff", "UsageSession", "User", "WaterCoefficient"]

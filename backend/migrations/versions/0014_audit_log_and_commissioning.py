@@ -1,15 +1,15 @@
 """the audit log of operator actions; a meter's credentials are shown once on its commissioning sheet
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 10:00:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
