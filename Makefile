@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+LOCALES := backend/pages/locales
+
+.PHONY: run test bench clean messages browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +18,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/scanpower run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (a browser download is not possible here) with CJK fonts.
+browser:
+	@bash .ci/browser-deps
+
+# After changing a page's words: extract them and merge them into the catalogues; then translate the new
+# entries in $(LOCALES)/zh_CN/LC_MESSAGES/messages.po (tests/pages/test_translations.py names any left).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o $(LOCALES)/messages.pot --no-location --sort-output --omit-header .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-fuzzy-matching \
+		--ignore-obsolete --width 120
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

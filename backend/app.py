@@ -2,7 +2,9 @@
 import logging
 from collections.abc import Callable
 
-import swagger_ui_bundle
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -24,6 +26,7 @@ from backend.core.metrics import Counters, prometheus_text
 from backend.core.nul_guard import refuse_nul
 from backend.meters.orders import OrderSink
 from backend.points import endpoints as points
+from backend.points.commissioning import broker_for_meters
 from backend.sessions import endpoints as sessions
 from backend.tariffs import endpoints as tariffs
 from backend.users import endpoints as users
@@ -56,6 +59,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.engine = engine
     app.state.order_sink = order_sink
     app.state.broker_connected = broker_connected
+    app.state.meter_broker_url = broker_for_meters(settings.meter_broker_url, settings.mqtt_url)
     # Every configured provider by name; `payment_provider` is the default, for requests that choose none.
     app.state.payments = Providers.of(payment_provider) if payment_provider is not None else providers_from(settings)
     app.state.payment_provider = app.state.payments.default
@@ -83,15 +87,19 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     return app
 
 
+# Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI serves) as shipped inside the fastapi-offline package.
+SWAGGER_UI = Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
 def _add_docs(app: FastAPI) -> None:
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs():
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="ScanPower API",
                                    swagger_js_url="/docs-assets/swagger-ui-bundle.js",
                                    swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+                                   swagger_favicon_url="/docs-assets/favicon.png")
 
 
 def _add_pages(app: FastAPI) -> None:
@@ -104,8 +112,10 @@ def _add_browser_protection(app: FastAPI, settings: Settings) -> None:
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     from backend.pages.csrf_guard import CsrfGuard
+    from backend.pages.language import LanguageMiddleware
     app.add_middleware(CsrfGuard, api_prefix=API_PREFIX, public_base_url=settings.public_base_url,
                        router=app.router)
+    app.add_middleware(LanguageMiddleware)  # outside the CSRF guard: its refusal page is translated too
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)  # outermost: runs first
 
@@ -126,6 +136,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException):
         log.info("%s %s -> %s: %s", request.method, request.url.path, exc.status_code, exc.detail)
         app.state.counters.count("rejected", f"http_{exc.status_code}")
+        if not request.url.path.startswith(("/api/", "/static/", "/docs-assets/")):
+            from backend.pages.errors import http_error_page
+            return http_error_page(request, exc)
         return http_error_json(exc, request)
 
     @app.exception_handler(OperationalError)

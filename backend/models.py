@@ -1,5 +1,6 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.alarms.models import Alarm, AlarmWatch
+from backend.audit.models import AuditEntry
 from backend.meters.models import QuarantineEntry, Reading
 from backend.points.models import Meter, MeteringPoint, Outlet
 from backend.points.water import WaterCoefficient
@@ -11,7 +12,7 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import (Hold, Payment, PaymentDifference, PaymentNotification, Refund, StatementCheck,
                                      StripeEvent)
 
-__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "BillLine", "Hold", "IdempotentRequest", "JournalEntry",
-           "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference", "PaymentNotification",
-           "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck", "StripeEvent", "Tariff",
-           "UsageSession", "User", "WaterCoefficient"]
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Hold", "IdempotentRequest",
+           "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference",
+           "PaymentNotification", "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck",
+           "StripeEvent", "Tariff", "UsageSession", "User", "WaterCoefficient"]

@@ -34,17 +34,17 @@ class DemoMeter:
     first_outlet_token: str
 
 
-OPERATOR = DemoAccount(Role.operator, "13800000000", "operator-demo", "Grid operator (demo)")
-APPLICANT = DemoAccount(Role.applicant, "13900000000", "applicant-demo", "Qiaotou village collective")
-VENDOR = DemoAccount(Role.vendor, "13700000000", "vendor-demo", "Night-market vendor (demo)")
+OPERATOR = DemoAccount(Role.operator, "13800000000", "operator-demo", "供电所运营（演示）")
+APPLICANT = DemoAccount(Role.applicant, "13900000000", "applicant-demo", "桥头村集体（演示）")
+VENDOR = DemoAccount(Role.vendor, "13700000000", "vendor-demo", "夜市摊主（演示）")
 ACCOUNTS = (OPERATOR, APPLICANT, VENDOR)
 VENDOR_STARTING_BALANCE = Decimal("50.00")
 
 POINTS = [
-    (dict(name="Qiaotou night market", address="Qiaotou Square, Yixing, Jiangsu", latitude=31.3406,
+    (dict(name="桥头夜市", address="江苏省宜兴市桥头广场", latitude=31.3406,
           longitude=119.8232, purpose=Purpose.night_market, capacity_kw=Decimal("30"), outlet_count=8,
           outlet_rated_current_a=Decimal("16")), TariffCategory.commercial),
-    (dict(name="Well No. 3, Dongfeng fields", address="Dongfeng village, Xinghua, Jiangsu", latitude=32.9108,
+    (dict(name="东风村 3 号机井", address="江苏省兴化市东风村", latitude=32.9108,
           longitude=119.8522, purpose=Purpose.irrigation, capacity_kw=Decimal("11"), outlet_count=1,
           outlet_rated_current_a=Decimal("32")), TariffCategory.agricultural),
 ]

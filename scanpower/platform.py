@@ -98,6 +98,8 @@ class Platform:
             raise RuntimeError(f"http://{host}:{port} is taken; set HTTP_PORT to another port")
         app = create_app(self.settings, self.engine, self.gateway, lambda: self.gateway.connected,
                          metric_sources={"gateway": self.gateway.metrics})
+        # Meters of the demo connect to the broker this process started; a configured address wins.
+        app.state.meter_broker_url = app.state.meter_broker_url or BrokerAddress.parse(self.broker_url).url
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                                proxy_headers=False))
         thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     gateway_batch_max: int = Field(default=500, ge=1, le=10_000)
     gateway_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     public_base_url: str = "http://127.0.0.1:8000"
+    # What a meter's installer configures as the broker (e.g. mqtts://iot.example.cn:8883); default: MQTT_URL's host.
+    meter_broker_url: str = ""
+    # The service number printed on the outlet page and the receipts (95598: the grid's customer service).
+    service_phone: str = "95598"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     secret_key: str = ""

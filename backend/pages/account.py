@@ -6,11 +6,11 @@ from backend.core.config import Settings
 from backend.core.errors import ScanPowerError, TooManyRequests
 from backend.deps import COOKIE_NAME, AttemptDep, MaybeUser, SettingsDep
 from backend.pages import csrf
-from backend.pages.display import sentence
 from backend.pages.cookies import set_cookie
 from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.forms import FormData, parse
 from backend.pages.navigation import role_home, safe_next
+from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 from backend.users import service as users
 from backend.users import tokens
@@ -53,7 +53,7 @@ def log_in(request: Request, form: FormData, db: PageDb, settings: SettingsDep, 
                                   SignInLimits.of(settings))
     except ScanPowerError as exc:
         page = render(request, "login.html", status_code=exc.status_code, next=next_path,
-                      phone=form.get("phone", ""), error=exc.detail)
+                      phone=form.get("phone", ""), error=refusal_text(exc))
         return _retry_after(page, exc)
     return sign_in(request, _landing(user, next_path), user, settings)
 
@@ -76,7 +76,7 @@ def sign_up(request: Request, form: FormData, db: PageDb, settings: SettingsDep,
             user = users.sign_up(db, body, attempt, SignInLimits.of(settings))
         except ScanPowerError as exc:
             discard_work(db)
-            errors, refusal = {"phone": sentence(exc.detail)}, exc
+            errors, refusal = {"phone": refusal_text(exc)}, exc
         else:
             return sign_in(request, _landing(user, next_path), user, settings)
     values = {f: form.get(f, "") for f in SIGNUP_FIELDS if f != "password"}

@@ -13,6 +13,7 @@ from backend.deps import COOKIE_NAME
 from backend.pages.cookies import set_cookie
 from backend.pages.csrf import COOKIE_AGE, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, CsrfToken, foreign_origin, origin_of
 from backend.pages.errors import error_page
+from backend.pages.i18n import gettext
 
 log = logging.getLogger(__name__)
 # The methods a form or a script changes things with; any other method finds no route (405).
@@ -80,8 +81,9 @@ class CsrfGuard:
         request.app.state.counters.count("rejected", "CsrfCheckFailed")
         if request.url.path.startswith(self.api_prefix + "/"):
             return JSONResponse({"error": "CsrfCheckFailed", "detail": problem}, status_code=403)
-        return error_page(request, 403, f"This form was refused: {problem}. Go back, reload the page and send it "
-                                        "again.", title="Form refused")
+        return error_page(request, 403, gettext("This form could not be accepted: it did not come from this page "
+                                                "as it was shown. Go back, reload the page and send it again."),
+                          title=gettext("Form refused"))
 
     def _setting_cookie(self, request: Request, token: CsrfToken, send: Send) -> Send:
         async def sending(message: Message) -> None:

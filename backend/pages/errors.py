@@ -8,16 +8,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from backend.core.errors import NotAuthenticated, ScanPowerError
 from backend.deps import MaybeUser, SessionDep
 from backend.meters.orders import pending_orders
+from backend.pages.i18n import N_, gettext
 from backend.pages.navigation import login_url, safe_next
+from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 
-TITLES = {400: "Something is not right", 401: "Please sign in", 402: "Payment declined",
-          403: "Not for this account", 404: "Not found", 409: "Cannot do that now"}
+TITLES = {400: N_("Something is not right"), 401: N_("Please sign in"), 402: N_("Payment declined"),
+          403: N_("Not for this account"), 404: N_("Not found"), 409: N_("Cannot do that now"),
+          413: N_("Too much to send"), 422: N_("Something is not right"), 429: N_("Please wait a moment"),
+          502: N_("A service we depend on is away"), 503: N_("Busy right now")}
+OTHER_TITLE = N_("Something went wrong")
 
 
 def remember_user(request: Request, user: MaybeUser) -> None:
@@ -41,9 +47,28 @@ def discard_work(db: Session) -> None:
 
 
 def error_page(request: Request, status_code: int, detail: str, title: str | None = None) -> Response:
+    """A page explaining a refusal; `detail` and `title` are already in the request's language."""
     return render(request, "error.html", status_code=status_code, code=status_code,
                   user=getattr(request.state, "page_user", None),
-                  title=title or TITLES.get(status_code, "Something went wrong"), detail=detail)
+                  title=title or gettext(TITLES.get(status_code, OTHER_TITLE)), detail=detail)
+
+
+HTTP_WORDS = {
+    404: N_("There is no page at this address."),
+    405: N_("This page cannot be used that way. Open it from a link instead."),
+    400: N_("The form could not be read, perhaps because something in it was far too long. "
+            "Go back, shorten it and send it again."),
+    413: N_("The form was far too large. Go back, shorten what you typed and send it again."),
+}
+
+
+def http_error_page(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own refusals of a page address (no such page, a form it cannot read) as a page."""
+    words = HTTP_WORDS.get(exc.status_code, N_("Something went wrong. Go back and try again."))
+    response = error_page(request, exc.status_code, gettext(words))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def page_router() -> APIRouter:
@@ -64,7 +89,7 @@ class PageRoute(APIRoute):
                 return await _domain_error(request, exc)
             except RequestValidationError:
                 # Only path and query values are validated here (forms are read by hand): a bad id is a missing page.
-                return error_page(request, 404, "There is no such page.")
+                return error_page(request, 404, gettext("There is no such page."))
 
         return handle
 
@@ -74,7 +99,7 @@ async def _domain_error(request: Request, exc: ScanPowerError) -> Response:
         response = RedirectResponse(login_url(_return_path(request)), status_code=303)
     else:
         # Rendered before the rollback, which would expire the user the header shows.
-        response = error_page(request, exc.status_code, exc.detail)
+        response = error_page(request, exc.status_code, refusal_text(exc))
     db = getattr(request.state, "page_db", None)
     if db is not None:
         await run_in_threadpool(discard_work, db)

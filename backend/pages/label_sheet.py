@@ -25,7 +25,7 @@ def label_sheet(point_id: Id, request: Request, db: PageDb, user: CurrentUser, s
     """One QR card per outlet: the applicant who owns the point, or an operator."""
     point = points.visible_point(db, user, point_id)
     cards = [_label(settings.public_base_url, o.channel, o.qr_token) for o in points.outlets_of_point(db, point.id)]
-    return render(request, "labels.html", user=user, point=point, labels=cards)
+    return render(request, "labels.html", user=user, point=point, labels=cards, service_phone=settings.service_phone)
 
 
 def _label(public_base_url: str, channel: int, token: str) -> Label:

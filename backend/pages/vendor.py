@@ -1,4 +1,4 @@
-"""The vendor's home: balance, top-up, and their sessions."""
+"""The vendor's home: balance, top-up and withdrawal, running sessions, and the history of sessions and money."""
 from fastapi import Request
 
 from backend.deps import SettingsDep, Vendor
@@ -8,16 +8,21 @@ from backend.pages.wallet import wallet_summary
 from backend.points import service as points
 from backend.sessions import service as sessions
 from backend.sessions.views import session_public
+from billing.ledger import service as ledger
+from billing.ledger.history import movements
 from billing.payments.models import MAX_TOP_UP
 
 router = page_router()
+SHOWN_MOVEMENTS = 30
 
 
 @router.get("/me")
 def vendor_home(request: Request, db: PageDb, vendor: Vendor, settings: SettingsDep):
-    """Balance and top-up; open sessions link to their live page, completed ones to their receipt."""
-    found = sessions.list_sessions(db, vendor)
+    """Balance and money moves; open sessions link to their live page, completed ones to their receipt."""
+    found = [session_public(s) for s in sessions.list_sessions(db, vendor)]
     point_names = {p: points.get_point(db, p).name for p in {s.point_id for s in found}}
+    account = ledger.find_account(db, f"wallet:{vendor.id}")
     return render(request, "vendor_home.html", user=vendor, wallet=wallet_summary(db, vendor, settings),
-                  sessions=[session_public(s) for s in found], point_names=point_names,
+                  running=[s for s in found if s.status.is_open], done=[s for s in found if not s.status.is_open],
+                  point_names=point_names, movements=movements(db, account, SHOWN_MOVEMENTS),
                   max_top_up=MAX_TOP_UP, next="/me")

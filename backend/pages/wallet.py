@@ -1,25 +1,30 @@
-"""Demo top-ups of a vendor's prepaid wallet, from any page that shows the balance."""
+"""A vendor's wallet on the pages: top up with presets or any amount, and take the free balance back the way it came."""
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from fastapi import Request
+from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from backend.core.config import Settings
 from backend.core.errors import ScanPowerError
-from backend.deps import Vendor
+from backend.deps import SettingsDep, Vendor
+from backend.idempotency import once
 from backend.pages.display import yuan
 from backend.pages.errors import PageDb, discard_work, page_router
 from backend.pages.flash import flash
 from backend.pages.forms import FormData, parse
+from backend.pages.i18n import gettext
 from backend.pages.navigation import safe_next
+from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 from backend.sessions import service as sessions
 from backend.users.models import User
+from backend.wallet import service as wallet_service
 from billing.payments import service as payments
-from billing.payments.models import MAX_TOP_UP, TopUp
+from billing.payments.models import MAX_TOP_UP, TopUp, Withdrawal
 from billing.wallet.service import wallet_balance
 
 router = page_router()
@@ -37,6 +42,10 @@ class WalletSummary:
     @property
     def enough_to_start(self) -> bool:
         return self.spendable >= self.minimum
+
+    @property
+    def withdrawable(self) -> Decimal:
+        return max(self.spendable, Decimal("0.00"))
 
 
 def wallet_summary(db: Session, vendor: User, settings: Settings) -> WalletSummary:
@@ -59,16 +68,48 @@ def top_up(request: Request, form: FormData, db: PageDb, vendor: Vendor):
         return _form(request, db, vendor, back, form.get("amount", ""), errors.get("amount"), 422)
     try:
         payments.top_up(db, vendor.id, body.amount, request.app.state.payment_provider,
-                        idempotency_key=_page_key(vendor, form.get("request_key", "")))
+                        idempotency_key=_page_key("topup", vendor, form.get("request_key", "")))
     except ScanPowerError as exc:
         discard_work(db)
-        return _form(request, db, vendor, back, form.get("amount", ""), exc.detail, exc.status_code)
-    return flash(RedirectResponse(back, status_code=303), f"Added {yuan(body.amount)} to your balance.")
+        return _form(request, db, vendor, back, form.get("amount", ""), refusal_text(exc), exc.status_code)
+    return flash(RedirectResponse(back, status_code=303),
+                 gettext("Added %(amount)s to your balance.", amount=yuan(body.amount)))
 
 
-def _page_key(vendor: User, request_key: str) -> str | None:
-    """The provider's idempotency key for the form that was rendered once (None if the form had no valid key)."""
-    return f"topup-page:{vendor.id}:{request_key}" if REQUEST_KEY.fullmatch(request_key) else None
+@router.get("/wallet/withdraw")
+def withdraw_form(request: Request, db: PageDb, vendor: Vendor, settings: SettingsDep):
+    """What a withdrawal of the whole free balance sends back, and where, before it is sent."""
+    return render(request, "withdraw.html", user=vendor, wallet=wallet_summary(db, vendor, settings))
+
+
+@router.post("/wallet/withdraw")
+def withdraw(request: Request, form: FormData, db: PageDb, vendor: Vendor, settings: SettingsDep):
+    """Send the whole free balance back the way it came (余额原路退回)."""
+    key = _page_key("withdraw", vendor, form.get("request_key", ""))
+    try:
+        sent = _withdraw_once(db, vendor, key, request.app.state.payments)
+    except ScanPowerError as exc:
+        discard_work(db)
+        return render(request, "withdraw.html", status_code=exc.status_code, user=vendor,
+                      wallet=wallet_summary(db, vendor, settings), error=refusal_text(exc))
+    return flash(RedirectResponse("/me", status_code=303),
+                 gettext("%(amount)s is on its way back the way it came.", amount=yuan(sent)))
+
+
+class Sent(BaseModel):
+    amount: Decimal
+
+
+def _withdraw_once(db: Session, vendor: User, key: str | None, providers) -> Decimal:
+    """One withdrawal per rendered form: a second tap of the same form sends nothing more."""
+    def act() -> Sent:
+        return Sent(amount=wallet_service.withdraw(db, vendor.id, None, providers).sent)
+    return once(db, vendor.id, key, "withdrawal_page", Withdrawal(), Sent, act).amount
+
+
+def _page_key(purpose: str, vendor: User, request_key: str) -> str | None:
+    """The idempotency key of a form that was rendered once (None if the form had no valid key)."""
+    return f"{purpose}-page:{vendor.id}:{request_key}" if REQUEST_KEY.fullmatch(request_key) else None
 
 
 def _form(request: Request, db: Session, vendor: User, back: str, amount: str, error: str | None,

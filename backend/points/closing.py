@@ -7,11 +7,12 @@ from backend.points import service as points
 from backend.points.models import MeteringPoint
 from backend.sessions.models import StopReason
 from backend.sessions.service import stop_sessions_at_point
+from backend.users.models import User
 
 
-def close_point(db: Session, point_id: int, command_timeout: int) -> MeteringPoint:
+def close_point(db: Session, point_id: int, command_timeout: int, actor: User | None = None) -> MeteringPoint:
     """No new sessions start on the point; the running ones are stopped and settled as usual."""
-    point = points.close_point(db, point_id)
+    point = points.close_point(db, point_id, actor)
     stop_sessions_at_point(db, point.id, StopReason.point_closed, command_timeout)
     return point
 

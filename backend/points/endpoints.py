@@ -40,22 +40,22 @@ def read_point(point_id: Id, db: SessionDep, user: CurrentUser) -> MeteringPoint
 
 @router.post("/points/{point_id}/approve", response_model=PointPublic,
              responses=refusals(*WITH_ROLE, PointNotFound, TariffNotFound, PointNotPending))
-def approve_point(point_id: Id, body: PointApprove, db: SessionDep, _: Operator) -> MeteringPoint:
+def approve_point(point_id: Id, body: PointApprove, db: SessionDep, operator: Operator) -> MeteringPoint:
     """Approve an application: provisions the meter, its outlets and their QR codes."""
-    return service.approve_point(db, point_id, body.tariff_id)
+    return service.approve_point(db, point_id, body.tariff_id, operator)
 
 
 @router.post("/points/{point_id}/reject", response_model=PointPublic,
              responses=refusals(*WITH_ROLE, PointNotFound, PointNotPending))
-def reject_point(point_id: Id, body: PointReject, db: SessionDep, _: Operator) -> MeteringPoint:
+def reject_point(point_id: Id, body: PointReject, db: SessionDep, operator: Operator) -> MeteringPoint:
     """Reject an application with a reason."""
-    return service.reject_point(db, point_id, body.reason)
+    return service.reject_point(db, point_id, body.reason, operator)
 
 
 @router.post("/points/{point_id}/close", response_model=PointPublic, responses=refusals(*WITH_ROLE, PointNotFound))
-def close_point(point_id: Id, db: SessionDep, _: Operator, settings: SettingsDep) -> MeteringPoint:
+def close_point(point_id: Id, db: SessionDep, operator: Operator, settings: SettingsDep) -> MeteringPoint:
     """Close a point: no new sessions start on it, and its running sessions are stopped and settled."""
-    return closing.close_point(db, point_id, settings.command_timeout_seconds)
+    return closing.close_point(db, point_id, settings.command_timeout_seconds, operator)
 
 
 @router.get("/points/{point_id}/outlets", response_model=list[OutletPublic],
@@ -97,9 +97,9 @@ def list_water_coefficients(point_id: Id, db: SessionDep, user: CurrentUser):
 
 @router.post("/points/{point_id}/water-coefficients", response_model=WaterCoefficientPublic, status_code=201,
              responses=refusals(*WITH_ROLE, PointNotFound, water.NotAnIrrigationPoint))
-def add_water_coefficient(point_id: Id, body: WaterCoefficientWrite, db: SessionDep, _: Operator):
+def add_water_coefficient(point_id: Id, body: WaterCoefficientWrite, db: SessionDep, operator: Operator):
     """Record a new measurement of the well's coefficient; it applies from its effective date."""
-    return water.add_coefficient(db, service.get_point(db, point_id), body)
+    return water.add_coefficient(db, service.get_point(db, point_id), body, operator)
 
 
 @router.get("/outlets/{token}", response_model=OutletView, responses=refusals(OutletNotFound))

@@ -3,6 +3,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -62,9 +63,10 @@ class PointApply(PointBase):
     @model_validator(mode="after")
     def _validity_is_temporary(self):
         if self.valid_until < self.valid_from:
-            raise ValueError("valid_until must not be before valid_from")
+            raise PydanticCustomError("validity_order", "valid_until must not be before valid_from")
         if (self.valid_until - self.valid_from).days > MAX_VALIDITY_DAYS:
-            raise ValueError(f"a temporary connection lasts at most {MAX_VALIDITY_DAYS} days")
+            raise PydanticCustomError("validity_too_long", "a temporary connection lasts at most {max_days} days",
+                                      {"max_days": MAX_VALIDITY_DAYS})
         return self
 
 
@@ -111,6 +113,8 @@ class Meter(SQLModel, table=True):
     online: bool = False
     last_seen: datetime | None = None
     boot_id: str | None = Field(default=None, max_length=64)
+    # The commissioning sheet shows the password once; re-issuing a password shows the new one once.
+    credentials_shown_at: datetime | None = None
 
 
 class MeterPublic(SQLModel):

@@ -3,6 +3,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from backend.audit.service import record, snapshot
 from backend.core.clock import local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound, ScanPowerError
 from backend.points.labels import new_qr_token
@@ -17,6 +18,10 @@ class PointNotFound(NotFound):
 
 
 class OutletNotFound(NotFound):
+    pass
+
+
+class MeterNotFound(NotFound):
     pass
 
 
@@ -66,9 +71,13 @@ def list_points(db: Session, user: User) -> list[MeteringPoint]:
     return list(db.exec(query))
 
 
-def approve_point(db: Session, point_id: int, tariff_id: int) -> MeteringPoint:
+POINT_AUDIT = ("status", "status_note", "tariff_id")
+
+
+def approve_point(db: Session, point_id: int, tariff_id: int, actor: User | None = None) -> MeteringPoint:
     """Approve an application: assign the tariff, provision the meter and its outlets."""
     point = get_point(db, point_id)
+    before = snapshot(point, POINT_AUDIT)
     if point.status != PointStatus.submitted:
         raise PointNotPending(f"metering point {point_id} is {point.status.value}, not submitted")
     refusal = refusal_to_apply(point.valid_until, local_today())
@@ -82,6 +91,7 @@ def approve_point(db: Session, point_id: int, tariff_id: int) -> MeteringPoint:
         db.add(Outlet(meter_id=meter.id, point_id=point.id, channel=channel,
                       rated_current_a=point.outlet_rated_current_a, qr_token=new_qr_token()))
     db.flush()
+    record(db, actor, "point.approve", "point", point.id, before, snapshot(point, POINT_AUDIT))
     return point
 
 
@@ -94,12 +104,14 @@ def provision_meter(db: Session, point: MeteringPoint) -> Meter:
     return meter
 
 
-def reject_point(db: Session, point_id: int, reason: str) -> MeteringPoint:
+def reject_point(db: Session, point_id: int, reason: str, actor: User | None = None) -> MeteringPoint:
     point = get_point(db, point_id)
     if point.status != PointStatus.submitted:
         raise PointNotPending(f"metering point {point_id} is {point.status.value}, not submitted")
+    before = snapshot(point, POINT_AUDIT)
     point.status = PointStatus.rejected
     point.status_note = reason
+    record(db, actor, "point.reject", "point", point.id, before, snapshot(point, POINT_AUDIT))
     return point
 
 
@@ -121,9 +133,11 @@ def activate_points_with_meters_online(db: Session, today: date) -> list[Meterin
     return activated
 
 
-def close_point(db: Session, point_id: int) -> MeteringPoint:
+def close_point(db: Session, point_id: int, actor: User | None = None) -> MeteringPoint:
     point = get_point(db, point_id)
+    before = snapshot(point, POINT_AUDIT)
     point.status = PointStatus.closed
+    record(db, actor, "point.close", "point", point.id, before, snapshot(point, POINT_AUDIT))
     return point
 
 
@@ -135,6 +149,13 @@ def expire_points(db: Session, today: date) -> list[MeteringPoint]:
     for point in expired:
         point.status = PointStatus.expired
     return expired
+
+
+def get_meter(db: Session, meter_id: int) -> Meter:
+    meter = db.get(Meter, meter_id)
+    if meter is None:
+        raise MeterNotFound(f"meter {meter_id} does not exist")
+    return meter
 
 
 def meter_of_point(db: Session, point_id: int) -> Meter | None:

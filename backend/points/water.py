@@ -4,11 +4,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlmodel import Field, Session, SQLModel, select
 
+from backend.audit.service import record, snapshot
 from backend.core.errors import Conflict
 from backend.core.types import ExactDecimal, exact_decimal
 from backend.points.models import MeteringPoint, Purpose
 
 M3 = Decimal("0.01")
+COEFFICIENT_AUDIT = ("m3_per_kwh", "effective_from")
 M3PerKwh = exact_decimal(gt=0, le=1000, places=4)
 
 
@@ -38,12 +40,13 @@ class NotAnIrrigationPoint(Conflict):
     pass
 
 
-def add_coefficient(db: Session, point: MeteringPoint, body: WaterCoefficientWrite) -> WaterCoefficient:
+def add_coefficient(db: Session, point: MeteringPoint, body: WaterCoefficientWrite, actor=None) -> WaterCoefficient:
     if point.purpose != Purpose.irrigation:
         raise NotAnIrrigationPoint(f"metering point {point.id} is for {point.purpose.value}, not irrigation")
     coefficient = WaterCoefficient(point_id=point.id, **body.model_dump())
     db.add(coefficient)
     db.flush()
+    record(db, actor, "point.water_coefficient", "point", point.id, None, snapshot(coefficient, COEFFICIENT_AUDIT))
     return coefficient
 
 

@@ -16,7 +16,7 @@ from backend.reconciliation.schemas import (
     reconciliation_public,
     statement_public,
 )
-from backend.reconciliation.statement_csv import csv_filename, statement_csv
+from backend.reconciliation.statement_csv import csv_filename, statement_csv, vendor_labels
 
 router = APIRouter(tags=["reconciliation"], route_class=ApiRoute)
 READ_REFUSALS = (*SIGNED_IN, points.PointNotFound, service.InvalidPeriod, service.TariffNotInEffect)
@@ -40,9 +40,10 @@ def read_reconciliation(point_id: Id, start: Start, end: End, db: SessionDep,
 
 @router.post("/points/{point_id}/reconciliation/bill", response_model=UnattributedBillPublic,
              responses=refusals(*BILL_REFUSALS))
-def bill_unattributed(point_id: Id, start: Start, end: End, db: SessionDep, _: Operator) -> UnattributedBillPublic:
+def bill_unattributed(point_id: Id, start: Start, end: End, db: SessionDep,
+                      operator: Operator) -> UnattributedBillPublic:
     """Bill the period's unattributed energy to the applicant, once; repeating it posts nothing."""
-    return bill_public(service.bill_unattributed(db, point_id, start, end))
+    return bill_public(service.bill_unattributed(db, point_id, start, end, actor=operator))
 
 
 @router.get("/points/{point_id}/statement", response_model=StatementPublic, responses=refusals(*READ_REFUSALS))
@@ -54,7 +55,7 @@ def read_statement(point_id: Id, month: Month, db: SessionDep, user: CurrentUser
 @router.get("/points/{point_id}/statement.csv", response_class=Response,
             responses=CSV | refusals(*READ_REFUSALS))
 def read_statement_csv(point_id: Id, month: Month, db: SessionDep, user: CurrentUser) -> Response:
-    """The monthly statement as CSV: one row per session, then the totals."""
+    """The monthly statement as CSV (UTF-8 with BOM): one row per session naming point and vendor, then the totals."""
     found = service.statement(db, points.visible_point(db, user, point_id), month)
-    return Response(statement_csv(found), media_type="text/csv; charset=utf-8",
+    return Response(statement_csv(found, vendor_labels(db, found)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{csv_filename(found)}"'})

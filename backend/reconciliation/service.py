@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from backend.audit.service import record
 from backend.core.clock import FIRST_YEAR, LAST_YEAR, LOCAL_TZ, as_utc, in_service_years, local, utcnow
 from backend.core.errors import Conflict, ScanPowerError
 from backend.meters.models import Reading as MeterReading
@@ -333,7 +334,7 @@ def bill_key(point_id: int, start: datetime, end: datetime) -> str:
 
 
 def bill_unattributed(db: Session, point_id: int, start: datetime, end: datetime,
-                      now: datetime | None = None) -> UnattributedBill:
+                      now: datetime | None = None, actor=None) -> UnattributedBill:
     """Post the period's unattributed energy, priced by the point's tariff, from the applicant to revenue; once."""
     point = points.get_point(db, point_id)
     period = period_of(start, end)
@@ -344,7 +345,10 @@ def bill_unattributed(db: Session, point_id: int, start: datetime, end: datetime
     _refuse_to_bill(db, point, period, now or utcnow())
     result = reconcile(db, point.id, period.start, period.end)
     entry = _post(db, point, key, result)
-    return _bill(point.id, period, entry, db, new=True)
+    bill = _bill(point.id, period, entry, db, new=True)
+    record(db, actor, "point.bill_unattributed", "point", point.id, None,
+           {"start": str(period.start), "end": str(period.end), "amount": str(bill.amount)})
+    return bill
 
 
 def _refuse_to_bill(db: Session, point: MeteringPoint, period: Period, now: datetime) -> None:

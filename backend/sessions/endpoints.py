@@ -95,6 +95,6 @@ def refund(session_id: BigId, body: SessionRefund, db: SessionDep, operator: Ope
     session = service.visible_session(db, operator, session_id)
 
     def act() -> ReceiptPublic:
-        refund_session(db, session, body.amount, body.reason, payments)
+        refund_session(db, session, body.amount, body.reason, payments, operator)
         return receipt(db, session)
     return once(db, operator.id, idempotency_key, f"session_refund:{session_id}", body, ReceiptPublic, act)

@@ -5,6 +5,7 @@ from pydantic import Field
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
+from backend.audit.service import record
 from backend.core.errors import Conflict
 from backend.core.types import Text, exact_decimal
 from backend.sessions.models import SessionStatus, UsageSession
@@ -33,7 +34,7 @@ class RefundNotPossible(Conflict):
 
 
 def refund_session(db: Session, session: UsageSession, amount: Decimal | None, reason: str,
-                   providers: PaymentProvider | Providers) -> Decimal:
+                   providers: PaymentProvider | Providers, actor=None) -> Decimal:
     """Give money back the way the session was paid: to the card, 支付分 or Alipay for what a hold captured, to the
     payment a session paid ahead came from, and the rest to the wallet.
 
@@ -59,6 +60,8 @@ def refund_session(db: Session, session: UsageSession, amount: Decimal | None, r
                         amount - to_hold, memo=f"refund of session {session.id}: {reason}"[:255],
                         session_id=session.id)
         _send_on_to_prepayment(db, session, amount - to_hold, reason, providers)
+    record(db, actor, "session.refund", "session", session.id, {"refundable": str(left)},
+           {"refundable": str(left - amount), "refunded": str(amount)}, reason)
     return amount
 
 

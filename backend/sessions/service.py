@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from backend.audit.service import record, snapshot
 from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.rows import insert_once, lock_row
@@ -207,10 +208,15 @@ def request_stop(db: Session, actor: User, session_id: int, command_timeout: int
     if not session.status.is_open:
         raise SessionNotStoppable(f"session {session_id} is {session.status.value}")
     if session.status != SessionStatus.stopping:
+        before = snapshot(session, SESSION_AUDIT)
         begin_stop(session, _stopped_by(actor, session), utcnow())
+        record(db, actor, "session.stop", "session", session.id, before, snapshot(session, SESSION_AUDIT))
     order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
            stop_deadline(session, command_timeout))
     return session
+
+
+SESSION_AUDIT = ("status", "stop_reason")
 
 
 def _stopped_by(actor: User, session: UsageSession) -> StopReason:

@@ -24,13 +24,13 @@ def read_tariff(tariff_id: Id, db: SessionDep, _: CurrentUser) -> TariffPublic:
 
 @router.post("/tariffs", response_model=TariffPublic, status_code=201,
              responses=refusals(*WITH_ROLE, InvalidTariffDocument, TariffHistoryIsFixed))
-def create_tariff(body: TariffWrite, db: SessionDep, _: Operator) -> TariffPublic:
+def create_tariff(body: TariffWrite, db: SessionDep, operator: Operator) -> TariffPublic:
     """Add a tariff (flat or time-of-use, with versions and effective dates; see docs/tariffs.md)."""
-    return service.tariff_public(service.create_tariff(db, body.definition))
+    return service.tariff_public(service.create_tariff(db, body.definition, operator))
 
 
 @router.put("/tariffs/{tariff_id}", response_model=TariffPublic,
             responses=refusals(*WITH_ROLE, TariffNotFound, InvalidTariffDocument, TariffHistoryIsFixed))
-def change_tariff(tariff_id: Id, body: TariffWrite, db: SessionDep, _: Operator) -> TariffPublic:
+def change_tariff(tariff_id: Id, body: TariffWrite, db: SessionDep, operator: Operator) -> TariffPublic:
     """Replace a tariff's definition; versions already in effect cannot change, new ones take effect at their date."""
-    return service.tariff_public(service.change_tariff(db, tariff_id, body.definition, utcnow()))
+    return service.tariff_public(service.change_tariff(db, tariff_id, body.definition, utcnow(), operator))

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from backend.audit.service import record
 from backend.core.clock import utcnow
 from backend.core.errors import Conflict, NotFound, ScanPowerError
 from backend.tariffs.models import PriceNow, Tariff, TariffCategory, TariffPublic
@@ -66,12 +67,21 @@ def price_now(tariff: Tariff, at: datetime | None = None) -> PriceNow:
                     service_fee_per_session=fee.per_session if fee else None, version=current.version.label)
 
 
+def starts_at(tariff: Tariff) -> datetime:
+    """When the tariff's first version takes effect: before it, the tariff prices nothing."""
+    return tariff_engine(tariff).versions[0].effective_from
+
+
+def in_effect(tariff: Tariff, at: datetime | None = None) -> bool:
+    return starts_at(tariff) <= (at or utcnow())
+
+
 def tariff_public(tariff: Tariff) -> TariffPublic:
     return TariffPublic(id=tariff.id, code=tariff.code, name=tariff.name, category=tariff.category,
                         now=price_now(tariff), definition=json.loads(tariff.definition))
 
 
-def create_tariff(db: Session, document: dict[str, Any]) -> Tariff:
+def create_tariff(db: Session, document: dict[str, Any], actor=None) -> Tariff:
     priced = _validated(document)
     if db.exec(select(Tariff).where(Tariff.code == priced.name)).first():
         raise TariffHistoryIsFixed(f"a tariff named {priced.name!r} exists; change it instead")
@@ -79,16 +89,19 @@ def create_tariff(db: Session, document: dict[str, Any]) -> Tariff:
                     definition=priced.model_dump_json())
     db.add(tariff)
     db.flush()
+    record(db, actor, "tariff.create", "tariff", tariff.id, None, json.loads(tariff.definition))
     return tariff
 
 
-def change_tariff(db: Session, tariff_id: int, document: dict[str, Any], now: datetime) -> Tariff:
+def change_tariff(db: Session, tariff_id: int, document: dict[str, Any], now: datetime, actor=None) -> Tariff:
     """Replace a tariff's document; versions already in effect must stay as they were."""
     tariff = get_tariff(db, tariff_id)
     priced = _validated(document)
     _keep_history(tariff_engine(tariff), priced, now)
+    before = json.loads(tariff.definition)
     tariff.name, tariff.category = priced.title or priced.name, priced.category
     tariff.definition = priced.model_dump_json()
+    record(db, actor, "tariff.change", "tariff", tariff.id, before, json.loads(tariff.definition))
     return tariff
 
 

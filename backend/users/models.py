@@ -2,6 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import field_validator
+from pydantic_core import PydanticCustomError
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
@@ -38,7 +39,7 @@ class UserCreate(SQLModel):
     @classmethod
     def _no_self_made_operators(cls, role: Role) -> Role:
         if role == Role.operator:
-            raise ValueError("operators are created by an operator, not by sign-up")
+            raise PydanticCustomError("self_made_operator", "operators are created by an operator, not by sign-up")
         return role
 
 

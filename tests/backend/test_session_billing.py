@@ -199,4 +199,4 @@ def test_a_wells_monthly_statement_shows_the_water_beside_the_energy(db):
     run_session(db, meter, points.outlets_of_point(db, point.id)[0], vendor, start, start + timedelta(hours=1), 1500)
     found = statement(db, point, "2026-04")
     assert found.session_water_m3 == Decimal("15.00")  # 6 kWh × 2.5 m³/kWh
-    assert "15.00" in statement_csv(found)
+    assert "15.00" in statement_csv(found, {})

@@ -24,7 +24,7 @@ def test_apply_form_shows_each_mistake_next_to_its_field(applicant, db):
     page = applicant.post("/applicant/apply", data=bad)
     assert page.status_code == 422
     assert 'id="err-latitude">Enter a number' in page.text
-    assert 'id="err-outlet_count">Input should be greater than or equal to 1' in page.text
+    assert 'id="err-outlet_count">Must be at least 1' in page.text
     assert 'id="err-capacity_kw">Required' in page.text
     assert 'value="Spring irrigation well 3"' in page.text  # what was typed is kept
     assert db.exec(select(MeteringPoint).where(MeteringPoint.name == GOOD["name"])).first() is None

@@ -10,8 +10,8 @@ def test_a_capacity_or_current_the_database_would_round_is_shown_next_to_its_fie
                                                            "outlet_rated_current_a": "0.000000001"})
 
     assert page.status_code == 422
-    assert 'id="err-capacity_kw">Decimal input should have no more than 3 decimal places' in page.text
-    assert 'id="err-outlet_rated_current_a">Decimal input should have no more than 2 decimal places' in page.text
+    assert 'id="err-capacity_kw">At most 3 decimal places' in page.text
+    assert 'id="err-outlet_rated_current_a">At most 2 decimal places' in page.text
     assert db.exec(select(MeteringPoint).where(MeteringPoint.name == GOOD["name"])).first() is None
 
 
@@ -20,13 +20,13 @@ def test_huge_numbers_in_the_application_are_shown_next_to_their_fields(applican
                                                            "latitude": "1e308"})
 
     assert page.status_code == 422
-    assert 'id="err-capacity_kw">Input should be less than or equal to 1000' in page.text
-    assert 'id="err-outlet_count">Input should be less than or equal to 32' in page.text
-    assert 'id="err-latitude">Input should be less than or equal to 90' in page.text
+    assert 'id="err-capacity_kw">Must be at most 1000' in page.text
+    assert 'id="err-outlet_count">Must be at most 32' in page.text
+    assert 'id="err-latitude">Must be at most 90' in page.text
 
 
 def test_a_top_up_with_fractions_of_a_fen_or_absurd_size_is_explained(vendor):
-    refusals = (("0.001", "no more than 2 decimal places"), ("1e999999", "less than or equal to 2000"),
+    refusals = (("0.001", "At most 2 decimal places"), ("1e999999", "Must be at most 2000.00"),
                 ("NaN", "Enter a number"))
     for amount, message in refusals:
         page = vendor.post("/wallet/top-up", data={"amount": amount})
@@ -39,7 +39,7 @@ def test_nul_in_a_page_form_gets_the_400_page_and_changes_nothing(applicant, ope
     rejected = operator.post(f"/operator/points/{pending_point.id}/reject", data={"reason": "no\x00"})
 
     assert (applied.status_code, rejected.status_code) == (400, 400)
-    assert "The form contains a NUL character" in applied.text
+    assert "The address or the form contains a character that cannot be stored" in applied.text
     db.expire_all()
     assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
 

@@ -17,12 +17,13 @@ def test_dashboard_lists_a_pending_application_and_approving_it_provisions_outle
     assert f'action="/operator/points/{pending_point.id}/approve"' in page.text
     response = operator.post(f"/operator/points/{pending_point.id}/approve", data={"tariff_id": "1"},
                              follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/operator"
+    # The approved point's page tells what comes next: commissioning its meter.
+    assert response.status_code == 303 and response.headers["location"] == f"/points/{pending_point.id}"
     assert db.get(MeteringPoint, pending_point.id).status == PointStatus.approved
     assert len(db.exec(select(Outlet).where(Outlet.point_id == pending_point.id)).all()) == 2
-    after = operator.get("/operator").text
-    assert "approved." in after
-    assert f'action="/operator/points/{pending_point.id}/approve"' not in after
+    point_page = operator.get(response.headers["location"]).text
+    assert "approved. Next: commission its meter." in point_page and "/commissioning" in point_page
+    assert f'action="/operator/points/{pending_point.id}/approve"' not in operator.get("/operator").text
 
 
 def test_rejecting_needs_a_reason(operator, pending_point, db):
@@ -37,13 +38,13 @@ def test_rejecting_needs_a_reason(operator, pending_point, db):
 
 def test_approving_twice_says_why_instead_of_failing(operator, world):
     page = operator.post(f"/operator/points/{world.point_id}/approve", data={"tariff_id": "1"})
-    assert page.status_code == 200 and "not submitted" in page.text
+    assert page.status_code == 200 and "This application was already decided." in page.text
 
 
 def test_approving_with_a_bad_tariff_says_why(operator, pending_point, db):
     assert "Choose a tariff" in operator.post(f"/operator/points/{pending_point.id}/approve",
                                               data={"tariff_id": "x"}).text
-    assert "does not exist" in operator.post(f"/operator/points/{pending_point.id}/approve",
+    assert "There is no such tariff." in operator.post(f"/operator/points/{pending_point.id}/approve",
                                              data={"tariff_id": "999"}).text
     assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
 
@@ -54,7 +55,9 @@ def test_dashboard_shows_meters_and_open_sessions_with_a_remote_stop(operator, w
     page = operator.get("/operator").text
     assert "SP00000001" in page and "badge-ok" in page
     assert "0.500 kWh" in page and "900 W" in page
-    assert f'action="/sessions/{session_id}/stop"' in page
+    assert f'href="/sessions/{session_id}/stop?next=/operator"' in page  # Stop asks first
+    confirm = operator.get(f"/sessions/{session_id}/stop?next=/operator").text
+    assert "Yes, stop it" in confirm and f'action="/sessions/{session_id}/stop"' in confirm
     fragment = operator.get("/operator/live").text
     assert "0.500 kWh" in fragment and "<html" not in fragment
     response = operator.post(f"/sessions/{session_id}/stop", data={"next": "/operator"}, follow_redirects=False)
@@ -65,7 +68,7 @@ def test_dashboard_shows_meters_and_open_sessions_with_a_remote_stop(operator, w
 def test_only_operators_see_the_dashboard(vendor, applicant):
     for client in (vendor, applicant):
         page = client.get("/operator")
-        assert page.status_code == 403 and "operator role" in page.text
+        assert page.status_code == 403 and "This account may not do that." in page.text
         assert "Sign out" in page.text  # the error page still knows who is signed in
     assert vendor.post("/operator/points/1/approve", data={"tariff_id": "1"}).status_code == 403
 
@@ -79,7 +82,7 @@ def test_sessions_whose_meter_data_was_doubtful_are_listed_for_review(operator, 
     with Session(world.engine) as db:
         assert db.get(UsageSession, done).needs_review
     page = operator.get("/operator").text
-    assert "Sessions to review" in page and f'href="/sessions/{done}"' in page
+    assert "Sessions to review" in page and f'href="/sessions/{done}/receipt"' in page
 
 
 def test_a_flooding_meter_and_its_quarantined_messages_are_shown(operator, world):
@@ -91,6 +94,8 @@ def test_a_flooding_meter_and_its_quarantined_messages_are_shown(operator, world
         record_rejections(db, [RejectionCount(meter.serial, RejectionKind.rate_limited, 9768, sample, sample)])
         db.commit()
     page = operator.get("/operator").text
-    assert "more than 20 messages/s" in page and "9,768" in page and "rate_limited" in page
+    assert "Meter sends too many messages" in page and "9,768" in page and "Over the rate limit" in page
     live = operator.get("/operator/live").text
-    assert "flooding" in live and meter.serial in live
+    assert "Too many messages" in live and meter.serial in live
+    detail = operator.get(f"/operator/meters/{meter.id}").text
+    assert "9,768" in detail and "over the limit" in detail

@@ -42,7 +42,7 @@ def test_starting_on_a_busy_outlet_explains_why(vendor, other_vendor, world, db)
     other_vendor.post(f"/s/{world.tokens[0]}/start")
     page = vendor.post(f"/s/{world.tokens[0]}/start")
     assert page.status_code == 409
-    assert "Could not start" in page.text and "is in use by another session" in page.text
+    assert "Could not start" in page.text and "This outlet is in use right now." in page.text
     assert len(db.exec(select(UsageSession)).all()) == 1
     assert len(world.sink.sent) == 1
 

@@ -9,7 +9,8 @@ def test_live_page_shows_energy_cost_power_and_price(vendor, world, session_on):
     assert "1.250 kWh" in page.text and "¥0.84" in page.text  # 1.25 kWh × 0.67 = 0.8375 → 0.84
     assert "1.85 kW" in page.text and "¥0.6700/kWh" in page.text
     assert "Power on" in page.text and "badge-ok" in page.text
-    assert f'data-api="/api/v1/sessions/{session_id}"' in page.text
+    assert f'data-events="/sessions/{session_id}/events"' in page.text
+    assert f'data-figures="/sessions/{session_id}/figures"' in page.text
     assert "/static/session.js" in page.text
     assert "Stop" in page.text
 
@@ -51,7 +52,7 @@ def test_receipt_explains_the_bill_from_the_registers(vendor, world, session_on)
     page = vendor.get(f"/sessions/{session_id}/receipt")
     assert page.status_code == 200
     for text in ("Xinhua Road night market", "120,000 Wh", "123,456 Wh", "3.456 kWh", "0.6700", "All day",
-                 "¥2.32", "Stopped by the vendor", f"<dd>{session_id}</dd>", "data-print"):
+                 "¥2.32", "You stopped it", f"<dd>{session_id}</dd>", "data-print"):
         assert text in page.text, text
 
 

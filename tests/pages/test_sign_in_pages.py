@@ -23,7 +23,7 @@ def test_wrong_passwords_lock_the_page_out_until_the_lock_out_ends(anonymous, cl
     locked = _log_in(anonymous, KNOWN, PASSWORD)
     assert locked.status_code == 429
     assert locked.headers["Retry-After"] == "900"
-    assert "Too many failed sign-ins for this phone number; try again in 15 minutes." in locked.text
+    assert "Too many failed sign-ins for this number or this device. Wait 15 minutes, then try again." in locked.text
     clock.advance(minutes=15)
     assert _log_in(anonymous, KNOWN, PASSWORD).status_code == 303
 
@@ -38,5 +38,5 @@ def test_an_unknown_number_gets_the_same_page_as_a_wrong_password(anonymous):
 def test_signing_up_a_taken_number_does_not_repeat_it(anonymous):
     page = anonymous.post("/signup", data={"phone": KNOWN, "password": "long-enough-1"})
     assert page.status_code == 422
-    assert "This phone number is already registered; sign in instead." in page.text
+    assert "This phone number is already registered. Sign in instead, or use another number." in page.text
     assert page.text.count(KNOWN) == 1  # only in the field it was typed into

@@ -1,25 +1,57 @@
-import json
+from sqlmodel import select
+
+from backend.audit.models import AuditEntry
+from backend.tariffs.models import Tariff
+
+NEW = {"name": "night-market-2027", "title": "Night market 2027", "category": "commercial", "mode": "flat",
+       "effective_from": "2027-01-01", "price": "0.6500"}
+TOU = {"mode": "tou", "effective_from": "2030-01-01", "price": "0.7000", "ratio_peak": "1.5", "ratio_valley": "0.4",
+       "s0_name": "all_year", "s0_months": "1,2,3,4,5,6,7,8,9,10,11,12",
+       "s0_r0_start": "00:00", "s0_r0_end": "08:00", "s0_r0_period": "valley",
+       "s0_r1_start": "08:00", "s0_r1_end": "18:00", "s0_r1_period": "flat",
+       "s0_r2_start": "18:00", "s0_r2_end": "24:00", "s0_r2_period": "peak"}
 
 
-def test_operators_see_every_tariff_with_its_price_now(operator):
+def test_operators_see_every_tariff_with_today_s_prices(operator):
     page = operator.get("/operator/tariffs")
     assert page.status_code == 200
     assert "jiangsu_commercial_tou_2025" in page.text and "Commercial, flat" in page.text
+    assert "00:00–24:00" in page.text and "¥0.6700/kWh" in page.text  # the flat test tariff, today
 
 
-def test_a_new_tariff_is_added_from_its_definition(operator):
-    document = {"name": "night-market-2027", "title": "Night market 2027", "category": "commercial",
-                "versions": [{"label": "v1", "effective_from": "2027-01-01", "price_per_kwh": "0.6500"}]}
-    page = operator.post("/operator/tariffs", data={"definition": json.dumps(document)})
-    assert page.status_code == 200 and "Night market 2027" in page.text
+def test_a_new_tariff_is_previewed_then_saved_from_the_form(operator, db):
+    preview = operator.post("/operator/tariffs/new", data=NEW | {"action": "preview"})
+    assert preview.status_code == 200 and "Prices on 2027-01-01" in preview.text and "¥0.6500/kWh" in preview.text
+    assert db.exec(select(Tariff).where(Tariff.code == "night-market-2027")).first() is None
+    saved = operator.post("/operator/tariffs/new", data=NEW | {"action": "save"})
+    assert saved.status_code == 200 and "Saved “Night market 2027”" in saved.text
+    assert "from 2027-01-01" in saved.text  # not in effect yet, and the page says so instead of a price "now"
+    assert db.exec(select(AuditEntry).where(AuditEntry.action == "tariff.create")).first() is not None
 
 
-def test_a_broken_definition_is_shown_back_with_the_reason(operator):
-    page = operator.post("/operator/tariffs", data={"definition": '{"name": "x", "versions": []'})
-    assert page.status_code == 422 and "not valid json" in page.text.lower()
-    bad = {"name": "x", "category": "commercial", "versions": [{"label": "a", "effective_from": "2027-01-01"}]}
-    page = operator.post("/operator/tariffs", data={"definition": json.dumps(bad)})
-    assert page.status_code == 422 and "exactly one of price_per_kwh and time_of_use" in page.text
+def test_a_time_of_use_version_is_added_to_a_tariff_through_its_periods(operator, db):
+    tariff = db.exec(select(Tariff).where(Tariff.code == "flat-commercial")).one()
+    form = operator.get(f"/operator/tariffs/{tariff.id}/edit")
+    assert form.status_code == 200 and 'value="0.6700"' in form.text
+    preview = operator.post(f"/operator/tariffs/{tariff.id}/edit", data=TOU | {"action": "preview"})
+    assert "Prices on 2030-01-01" in preview.text and "18:00–24:00" in preview.text and "¥1.0500/kWh" in preview.text
+    operator.post(f"/operator/tariffs/{tariff.id}/edit", data=TOU | {"action": "save"})
+    db.expire_all()
+    assert '"2030-01-01"' in db.get(Tariff, tariff.id).definition
+
+
+def test_a_day_the_periods_do_not_cover_is_explained_and_the_form_kept(operator, db):
+    tariff = db.exec(select(Tariff).where(Tariff.code == "flat-commercial")).one()
+    gap = TOU | {"s0_r2_end": "23:00", "action": "save"}
+    page = operator.post(f"/operator/tariffs/{tariff.id}/edit", data=gap)
+    assert page.status_code == 422 and "must cover the whole day once" in page.text
+    assert 'value="23:00"' in page.text and "gap: 23:00–24:00" in page.text
+    assert '"2030-01-01"' not in db.get(Tariff, tariff.id).definition
+
+
+def test_a_missing_price_is_shown_next_to_its_field(operator):
+    page = operator.post("/operator/tariffs/new", data=NEW | {"price": "", "action": "save"})
+    assert page.status_code == 422 and 'id="err-price">Required' in page.text
 
 
 def test_vendors_cannot_edit_tariffs(vendor):

@@ -6,8 +6,8 @@ from billing.wallet.service import wallet_balance
 
 
 @pytest.mark.parametrize("amount, message", [
-    ("abc", "Enter a number"), ("-5", "greater than 0"), ("", "Required"), ("2000.01", "less than or equal to 2000"),
-    ("1.234", "no more than 2 decimal places"), ("NaN", "Enter a number"),
+    ("abc", "Enter a number"), ("-5", "Must be more than 0"), ("", "Required"), ("2000.01", "Must be at most 2000"),
+    ("1.234", "At most 2 decimal places"), ("NaN", "Enter a number"),
 ])
 def test_a_bad_top_up_shows_why_and_changes_nothing(vendor, world, db, amount, message):
     page = vendor.post("/wallet/top-up", data={"amount": amount, "next": "/me"})

@@ -1,47 +1,16 @@
-// Live session page: refresh the figures from the API every second; stop without a page reload.
+// Live session page: figures pushed by server-sent events; polling when EventSource is missing or keeps failing.
+// The server words and formats every figure (in the page's language), so this script only places them.
 (function () {
   "use strict";
   const root = document.getElementById("live");
   if (!root) return;
-  const look = JSON.parse(root.dataset.look);
-  const POLL_MS = 1000;
-  const FINAL = ["completed", "failed"];
-  const shanghai = new Intl.DateTimeFormat("sv-SE", {
-    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-  });
+  const POLL_MS = 1500;
+  const FAILURES_BEFORE_POLLING = 3;
+  let finished = root.dataset.final === "yes";
+  let source = null;
+  let failures = 0;
 
   const field = (name) => root.querySelector(`[data-field="${name}"]`);
-  const number = (value, digits) => Number(value).toLocaleString("en-US",
-    { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  const yuan = (amount) => (Number(amount) < 0 ? "-¥" : "¥") + number(Math.abs(Number(amount)), 2);
-  const kwh = (wh) => number(wh / 1000, 3) + " kWh";
-  const power = (w) => (w === null ? "—" : w < 1000 ? number(w, 0) + " W" : number(w / 1000, 2) + " kW");
-  // The API's times are UTC; a value without an offset (from SQLite) is UTC too.
-  const when = (iso) => (iso ? shanghai.format(new Date(/Z|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z")) : "—");
-
-  function show(session) {
-    const status = field("status");
-    status.textContent = look[session.status].text;
-    status.className = "badge badge-" + look[session.status].badge;
-    field("energy").textContent = kwh(session.energy_wh);
-    field("amount").textContent = yuan(session.amount);
-    field("power").textContent = power(session.power_w);
-    field("started").textContent = when(session.started_at);
-    field("failure").textContent = session.failure_reason || "";
-    // A stop the meter has not confirmed in time: say so while it is still being waited for.
-    const late = session.status === "stopping" && session.failure_reason;
-    field("warning").textContent = late ? session.failure_reason : "";
-    field("warning").hidden = !late;
-    root.dataset.status = session.status;
-    root.querySelectorAll("[data-show]").forEach((el) => {
-      const wanted = el.dataset.show;
-      el.hidden = wanted === "open" ? FINAL.includes(session.status) : wanted !== session.status;
-    });
-    if (session.status === "completed") {
-      setTimeout(() => window.location.assign(root.dataset.receipt), 1500);
-    }
-  }
 
   function connection(text) {
     const note = field("connection");
@@ -49,19 +18,56 @@
     note.hidden = !text;
   }
 
+  function show(figures) {
+    for (const name of ["status_text", "energy", "amount", "amount_label", "power", "started", "updated"]) {
+      const el = field(name);
+      if (el) el.textContent = figures[name];
+    }
+    root.querySelector("[data-badge]").className = "badge badge-" + figures.badge;
+    const box = root.querySelector("[data-notices]");
+    box.replaceChildren(...figures.notices.map((n) => {
+      const p = document.createElement("p");
+      p.className = "notice notice-" + n.kind;
+      p.textContent = n.text;
+      return p;
+    }));
+    root.querySelectorAll("[data-show]").forEach((el) => {
+      const wanted = el.dataset.show;
+      el.hidden = wanted === "open" ? figures.final : wanted !== figures.status;
+    });
+    connection("");
+    if (figures.final) {
+      finished = true;
+      if (source) source.close();
+      if (figures.receipt) setTimeout(() => window.location.assign(figures.receipt), 1500);
+    }
+  }
+
   async function poll() {
     try {
-      const response = await fetch(root.dataset.api, { headers: { Accept: "application/json" } });
-      if (response.ok) {
-        show(await response.json());
-        connection("");
-      } else {
-        connection("Could not refresh (" + response.status + "). Retrying…");
-      }
+      const response = await fetch(root.dataset.figures, { headers: { Accept: "application/json" } });
+      if (response.ok && !response.redirected) show(await response.json());
+      else connection(root.dataset.offline);
     } catch (error) {
-      connection("No connection. Retrying…");
+      connection(root.dataset.offline);
     }
-    if (!FINAL.includes(root.dataset.status)) setTimeout(poll, POLL_MS);
+    if (!finished) setTimeout(poll, POLL_MS);
+  }
+
+  function listen() {
+    if (!("EventSource" in window)) return poll();
+    source = new EventSource(root.dataset.events);
+    source.onmessage = (event) => { failures = 0; show(JSON.parse(event.data)); };
+    source.onerror = () => {
+      if (finished) return;
+      failures += 1;
+      // A stream that ends on purpose reconnects by itself; one that keeps failing gives way to polling.
+      if (failures >= FAILURES_BEFORE_POLLING || source.readyState === EventSource.CLOSED) {
+        source.close();
+        connection(root.dataset.offline);
+        poll();
+      }
+    };
   }
 
   const stopForm = root.querySelector(".stop-form");
@@ -72,11 +78,9 @@
       button.disabled = true;
       try {
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
-        const response = await fetch(stopForm.dataset.api,
+        const response = await fetch(root.dataset.stop,
           { method: "POST", headers: { Accept: "application/json", "X-CSRF-Token": csrf } });
-        const body = await response.json();
-        if (response.ok) show(body);
-        else connection(body.detail || "Could not stop. Try again.");
+        if (!response.ok) connection(root.dataset.stopFailed);
       } catch (error) {
         stopForm.submit(); // the plain form post still works without the API
       } finally {
@@ -85,5 +89,5 @@
     });
   }
 
-  if (!FINAL.includes(root.dataset.status)) setTimeout(poll, POLL_MS);
+  if (!finished) listen();
 })();

@@ -90,7 +90,7 @@ def test_someone_elses_point_does_not_exist(client, settings, world, who):
                             headers=as_user(settings, strangers[who]))
         assert answer.status_code == 404 and answer.json()["error"] == "PointNotFound"
     page = client.get(f"/points/{scene.point.id}/statement?month=2026-09", headers=as_user(settings, strangers[who]))
-    assert page.status_code == 404 and "does not exist" in page.text
+    assert page.status_code == 404 and "没有这个用电点，或它不属于您" in page.text  # the same as a missing point
 
 
 def test_signing_in_is_needed(client, world):
@@ -149,13 +149,17 @@ def test_statement_csv_parses_and_its_totals_match_its_rows(client, settings, wo
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
     assert f"statement-point-{scene.point.id}-2026-09.csv" in answer.headers["content-disposition"]
-    rows = list(csv.reader(io.StringIO(answer.text)))
-    assert tuple(rows[0]) == HEADER
+    assert answer.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the file as UTF-8
+    rows = [row[1:] for row in csv.reader(io.StringIO(answer.content.decode("utf-8-sig")))]
+    assert tuple(rows[0]) == HEADER[1:]
+    named = {row[0] for row in csv.reader(io.StringIO(answer.content.decode("utf-8-sig")))}
+    assert named == {HEADER[0], scene.point.name}  # every row names the point
     sessions = [r for r in rows[1:] if not r[0].startswith("TOTAL")]
     totals = {r[0]: r for r in rows[1:] if r[0].startswith("TOTAL")}
     assert [(r[1], r[3], r[4]) for r in sessions] == [
         ("1", "2026-09-10T18:00:00+08:00", "2026-09-10T21:00:00+08:00"),
         ("2", "2026-09-10T18:00:00+08:00", "2026-09-10T22:00:00+08:00")]
+    assert all(r[2] and not r[2].isdigit() for r in sessions)  # the vendor by name, not by id
     energy = sum(Decimal(r[5]) for r in sessions)
     assert Decimal(totals[TOTAL_SESSION_ENERGY][5]) == energy == Decimal("10.000")
     assert Decimal(totals[TOTAL_COLLECTED][6]) == sum(Decimal(r[6]) for r in sessions) == Decimal("5.00")
@@ -170,10 +174,10 @@ def test_statement_page_shows_the_conservation_line_and_links_the_csv(client, se
         page = client.get(f"/points/{scene.point.id}/statement?month=2026-09", headers=as_user(settings, user))
         assert page.status_code == 200
         text = page.text
-        assert "Register delta 表计电量 10.480 kWh" in text
-        assert "sessions 扫码用电 10.000 kWh" in text and "unattributed 无会话用电 0.480 kWh" in text
-        assert "Balanced 平衡" in text and "¥5.00" in text
-        assert f'href="/api/v1/points/{scene.point.id}/statement.csv?month=2026-09"' in text
+        assert "电表计量：10.480 kWh" in text  # the page's language: Chinese, as no other was asked for
+        assert "扫码用电 10.000 kWh" in text and "无会话用电 0.480 kWh" in text
+        assert "平衡" in text and "¥5.00" in text
+        assert f'href="/points/{scene.point.id}/statement.csv?month=2026-09"' in text
         assert "2026-09-10 18:00:00" in text  # Asia/Shanghai
 
 
@@ -187,5 +191,5 @@ def test_statement_page_flags_a_gap(client, settings, engine, world):
         run_quarters(scene.feed, local(2026, 9, 20, 9), local(2026, 9, 20, 10), {3: 100})
         db.commit()
     page = client.get(f"/points/{scene.point.id}/statement?month=2026-09", headers=as_user(settings, scene.applicant))
-    assert "Gap 有差额" in page.text and "+ gap 差额 0.400 kWh" in page.text
+    assert "有差额" in page.text and "+ 差额 0.400 kWh" in page.text
     assert f"Session {running.id} is still active: 400 Wh measured so far" in page.text
