@@ -71,11 +71,10 @@ class TopicAclPlugin(BaseTopicPlugin, BaseAuthPlugin):
 
 
 def _keep_only_readable(session: Session, may_receive: Callable[[str], bool]) -> None:
-    """A resumed session's queued messages were vetted for whoever held the client id before; vet them again."""
+    """A resumed session's messages in flight were vetted for whoever held the client id before; vet them again.
+
+    amqtt resends these directly on connect; its queued messages go through `VettingBroker`'s check instead.
+    """
     for packet_id, message in list(session.inflight_out.items()):
         if not may_receive(message.topic):
             del session.inflight_out[packet_id]
-    queued = [session.retained_messages.get_nowait() for _ in range(session.retained_messages.qsize())]
-    for message in queued:
-        if may_receive(message.topic):
-            session.retained_messages.put_nowait(message)

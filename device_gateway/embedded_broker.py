@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from amqtt.broker import Broker
-from amqtt.contexts import Action
 from amqtt.session import Session
 
 from device_gateway.broker_config import AccessPolicy
@@ -44,6 +43,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port
         self._plugins = broker_plugins(credentials, policy)
+        self._may_receive = policy.may_receive if policy is not None else None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
         self._ready = threading.Event()
@@ -74,7 +74,7 @@ class EmbeddedBroker:
         config = {"listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
                   "plugins": self._plugins}
         try:
-            self._broker = VettingBroker(config, loop=self._loop)
+            self._broker = VettingBroker(config, loop=self._loop, may_receive=self._may_receive)
             self._loop.run_until_complete(self._broker.start())
         except BaseException as exc:
             self._error = exc
@@ -86,21 +86,43 @@ class EmbeddedBroker:
 
 
 class VettingBroker(Broker):
-    """amqtt's Broker, but retained messages go only to clients the topic plugins let receive them.
+    """amqtt's Broker, but every message it sends to a client is vetted at the moment it is sent.
 
-    amqtt 0.12 sends retained messages without asking the plugins, and on every connect replays them
-    for every client's subscriptions, so a meter would get all other meters' retained status.
+    amqtt checks a subscriber's right to receive once, when it picks the subscriber, and then awaits
+    before delivering: a client that resumes another's persistent session in that gap took over a
+    message vetted for the previous holder. It also sends retained messages without asking the
+    plugins at all. Every send goes through `_get_handler(...).mqtt_publish`, so that is where we ask.
     """
 
-    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
-                                                          session: Session) -> None:
-        topic_filter, qos = subscription
-        handler = self._get_handler(session)
-        sends = [handler.mqtt_publish(retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)
-                 for topic, retained in list(self._retained_messages.items())
-                 if handler and self._matches(topic, topic_filter)
-                 and await self._topic_filtering(session, topic, Action.RECEIVE)]
-        await asyncio.gather(*sends)
+    def __init__(self, config: dict[str, Any], *, loop: asyncio.AbstractEventLoop,
+                 may_receive: Callable[[str | None, str], bool] | None = None):
+        super().__init__(config, loop=loop)
+        self._may_receive = may_receive
+
+    def _get_handler(self, session: Session) -> Any:
+        handler = super()._get_handler(session)
+        if handler is None or self._may_receive is None:
+            return handler
+        return _VettedSender(handler, self._may_receive)
+
+
+class _VettedSender:
+    """A protocol handler whose `mqtt_publish` drops what its session's current user may not receive."""
+
+    def __init__(self, handler: Any, may_receive: Callable[[str | None, str], bool]):
+        self._handler = handler
+        self._may_receive = may_receive
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handler, name)
+
+    async def mqtt_publish(self, topic: str, data: bytes, qos: int | None, retain: bool, **options: Any) -> Any:
+        # No await between this check and amqtt storing the message as in flight for this session.
+        username = self._handler.session.username if self._handler.session else None
+        if not self._may_receive(username, topic):
+            log.info("not delivering %s to %s: not permitted", topic, username)
+            return None
+        return await self._handler.mqtt_publish(topic, data, qos, retain, **options)
 
 
 def broker_plugins(credentials: Mapping[str, str] | Callable[[str, str], bool] | None,

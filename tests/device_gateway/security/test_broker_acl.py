@@ -3,6 +3,7 @@
 Both brokers get their users from the database and their rules from the same AccessPolicy. Mosquitto
 drops a forbidden publish silently under MQTT 3.1.1, so every test observes what is delivered.
 """
+import asyncio
 import os
 import pwd
 import queue
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from amqtt.broker import RetainedApplicationMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.users.models import Role
@@ -358,3 +360,38 @@ def test_every_subscriber_receives_exactly_what_the_policy_lets_it_read(site, co
 
     received = {username: reader.collect(expected(username)) for username, reader in readers.items()}
     assert received == {username: expected(username) for username in readers}
+
+
+def test_a_command_vetted_for_a_sessions_last_holder_is_not_sent_to_whoever_took_it_over():
+    """amqtt vets a subscriber, then awaits before queuing the message: a takeover can fall in that gap."""
+    a, b = Account("SP00000001", secrets.token_urlsafe(8)), Account("SP00000002", secrets.token_urlsafe(8))
+    api = PlatformUser("scanpower-api", secrets.token_urlsafe(16), PlatformRole.publisher)
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port, credentials=broker_credentials(
+        [(a.username, a.password), (b.username, b.password)], [api]),
+        policy=AccessPolicy.for_platform(TOPICS.prefix, [api]))
+    broker.start()
+    try:
+        held = Probe(port, b, b.username, clean=False)
+        held.subscribe(TOPICS.command(b.username))
+        held.close()
+        intruder = Probe(port, a, b.username, clean=False)
+        intruder.subscribe(TOPICS.command(a.username))
+        asyncio.run_coroutine_threadsafe(_queue_late(broker, b.username, TOPICS.command(b.username)),
+                                         broker._loop).result(10)
+        publisher = Probe(port, Account(api.username, api.password), "api")
+        publisher.publish(TOPICS.command(a.username), b"marker")
+        assert intruder.collect({(TOPICS.command(a.username), b"marker")}) == {
+            (TOPICS.command(a.username), b"marker")}
+        intruder.close()
+        publisher.close()
+    finally:
+        broker.stop()
+
+
+async def _queue_late(broker: EmbeddedBroker, client_id: str, topic: str) -> None:
+    """What amqtt's broadcast does after its check: queue for the session, then deliver the queue."""
+    amqtt_broker = broker._broker
+    session, _ = amqtt_broker._sessions[client_id]
+    await session.retained_messages.put(RetainedApplicationMessage(None, topic, b"vetted-for-b", 1))
+    await amqtt_broker._publish_session_retained_messages(session)
