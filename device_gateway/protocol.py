@@ -2,11 +2,13 @@
 
 docs/protocol.md is the prose version of this module; keep them together.
 """
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (AwareDatetime, BeforeValidator, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter,
+                      ValidationError, model_validator)
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -21,6 +23,30 @@ Seq = Annotated[int, Field(ge=0, lt=2**53)]
 RegisterWh = Annotated[int, Field(ge=0, lt=10**12)]
 CmdId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 SessionId = Annotated[int, Field(ge=1, lt=2**53)]
+# Why a meter refuses a command (docs/protocol.md, "ack").
+RefusalReason = Literal["deadline passed", "no such channel", "outlet busy", "session ended"]
+
+
+_FRACTION = re.compile(r"T\d{2}:\d{2}:\d{2}[.,](\d+)")
+
+
+def _at_most_milliseconds(value: object) -> object:
+    """On the wire finer than a millisecond is refused; a datetime built in Python is cut to milliseconds."""
+    if isinstance(value, str) and (fraction := _FRACTION.search(value)) and len(fraction.group(1)) > 3:
+        raise ValueError("timestamps carry milliseconds at most")
+    if isinstance(value, datetime):
+        return timestamp(value)
+    return value
+
+
+def _written(moment: datetime) -> str:
+    """ISO 8601 in UTC with exactly three decimals, as docs/protocol.md shows them: 2026-11-26T13:05:00.250Z."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_at_most_milliseconds),
+                      PlainSerializer(_written, return_type=str, when_used="json")]
 
 
 class Message(BaseModel):
@@ -44,7 +70,7 @@ class Telemetry(Message):
 
     boot_id: BootId
     seq: Seq
-    ts: AwareDatetime
+    ts: Timestamp
     outlets: list[OutletReading] = Field(min_length=1, max_length=MAX_OUTLETS)
 
 
@@ -56,7 +82,7 @@ class Command(Message):
     ch: Channel
     session_id: SessionId
     energy_limit_wh: RegisterWh | None = None
-    deadline: AwareDatetime
+    deadline: Timestamp
 
 
 class OutletLimit(BaseModel):
@@ -72,7 +98,7 @@ class Configure(Message):
     action: Literal["configure"]
     outlets: list[OutletLimit] = Field(max_length=MAX_OUTLETS)
     max_total_power_w: float | None = Field(default=None, gt=0, le=2_000_000)
-    deadline: AwareDatetime
+    deadline: Timestamp
 
 
 Downlink = Annotated[Command | Configure, Field(discriminator="action")]
@@ -87,11 +113,17 @@ class Ack(Message):
     ch: Channel
     session_id: SessionId
     result: Literal["ok", "rejected"]
-    reason: str | None = Field(default=None, max_length=200)
+    reason: RefusalReason | None = None
     energy_wh: RegisterWh
     boot_id: BootId
     seq: Seq
-    ts: AwareDatetime
+    ts: Timestamp
+
+    @model_validator(mode="after")
+    def _reason_only_when_rejected(self) -> "Ack":
+        if (self.result == "rejected") != (self.reason is not None):
+            raise ValueError("reason is present when, and only when, result is rejected")
+        return self
 
 
 class SessionEnded(Message):
@@ -104,7 +136,7 @@ class SessionEnded(Message):
     energy_wh: RegisterWh
     boot_id: BootId
     seq: Seq
-    ts: AwareDatetime
+    ts: Timestamp
 
 
 class Status(Message):
@@ -112,7 +144,7 @@ class Status(Message):
 
     state: Literal["online", "offline"]
     boot_id: BootId | None = None
-    ts: AwareDatetime | None = None
+    ts: Timestamp | None = None
 
 
 UPLINK_KINDS = ("telemetry", "ack", "event", "status")

@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 _STOP = object()
 # Idle meters report at their interval give or take this share, so a fleet started at once spreads out.
 IDLE_JITTER = 0.1
+QUARTER_HOUR = timedelta(minutes=15)
+QUARTER_HOUR_SLACK_S = 0.05  # wake just after the mark, so the meter's clock has passed it
+
+
+def quarter_hour_of(moment: datetime) -> datetime:
+    """The quarter hour `moment` falls in: hh:00, hh:15, hh:30 or hh:45 exactly."""
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
 
 
 @dataclass
@@ -39,6 +46,7 @@ class _Running:
     faults_seen_until_s: float = 0.0
     skipped: list[Message] = field(default_factory=list)  # lost to the drop-rate fault, when recording
     wake_at: float | None = None  # when the tick loop next looks at this meter, unless it looks every tick
+    last_quarter: datetime | None = None  # the last quarter hour on the meter's clock it reported at
 
     @property
     def faults(self) -> Faults:
@@ -256,9 +264,14 @@ class Fleet:
         with running.lock:
             self._scheduled_faults(running)
             now = self._meter_now(running)
+            running.meter.connected = running.link.connected.is_set()
+            quarter = self._quarter_hour_reading(running, now)
             messages = running.meter.advance(now)
-            if messages or time.monotonic() >= running.telemetry_due:
+            if quarter:
+                self._schedule_telemetry(running, now)
+            elif messages or time.monotonic() >= running.telemetry_due:
                 messages.append(self._telemetry(running, now))
+            messages = quarter + messages
             self._send(running, messages)
             running.link.pump()
             self._reschedule(running)
@@ -318,13 +331,28 @@ class Fleet:
         running.link.drop_connection()
 
     def _telemetry(self, running: _Running, now: datetime) -> Message:
+        self._schedule_telemetry(running, now)
+        return running.meter.telemetry(now)
+
+    def _schedule_telemetry(self, running: _Running, now: datetime) -> None:
+        """Next reading after the interval (shorter while a relay is closed), or at the next quarter hour."""
         closed = running.meter.any_relay_closed
         if closed:
             interval = self.active_interval
         else:
             interval = self.idle_interval * self._jitter.uniform(1 - IDLE_JITTER, 1 + IDLE_JITTER)
-        running.telemetry_due = time.monotonic() + interval
-        return running.meter.telemetry(now)
+        to_quarter = (quarter_hour_of(now) + QUARTER_HOUR - now).total_seconds()
+        running.telemetry_due = time.monotonic() + min(interval, to_quarter + QUARTER_HOUR_SLACK_S)
+
+    @staticmethod
+    def _quarter_hour_reading(running: _Running, now: datetime) -> list[Message]:
+        """A reading stamped exactly at each quarter hour the meter's clock passed, so tariff boundaries fall on one."""
+        mark = quarter_hour_of(now)
+        if running.last_quarter is None or mark <= running.last_quarter:
+            running.last_quarter = running.last_quarter or mark
+            return []
+        running.last_quarter = mark
+        return running.meter.advance(mark) + [running.meter.telemetry(mark)]
 
     def _send(self, running: _Running, messages: list[Message]) -> None:
         for message in messages:

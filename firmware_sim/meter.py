@@ -62,6 +62,8 @@ class SimulatedMeter:
         self.max_total_power_w: float | None = None
         # Stop records the platform has not confirmed yet: re-sent until it does (docs/protocol.md).
         self._unconfirmed: dict[int, tuple[SessionEnded, datetime]] = {}
+        # Stop records are repeated only while connected; offline, the stored record waits in the backlog.
+        self.connected = True
 
     def register_wh(self, ch: int) -> int:
         return self.outlets[ch].register_wh
@@ -99,10 +101,17 @@ class SimulatedMeter:
         return tripped
 
     def _repeat_unconfirmed(self, now: datetime) -> list[Message]:
+        if not self.connected:
+            return []
         due = [sid for sid, (_, at) in self._unconfirmed.items() if now >= at + REPEAT_UNCONFIRMED]
         for sid in due:
             self._unconfirmed[sid] = (self._unconfirmed[sid][0], now)
         return [self._unconfirmed[sid][0] for sid in due]
+
+    def lose_supply(self, now: datetime) -> list[Message]:
+        """The point's supply fails: every running session ends (`power_loss`); relays stay open when it returns."""
+        messages = self.advance(now)
+        return messages + [self._end(o, now, "power_loss") for o in self.outlets.values() if o.session_id is not None]
 
     def configure(self, limits: Configure) -> None:
         """Take the platform's power limits; they apply from the next sample."""
@@ -189,7 +198,7 @@ class SimulatedMeter:
             return self._ack(cmd, now, outlet.open())
         if cmd.session_id in outlet.ended:
             return self._ack(cmd, now, outlet.ended[cmd.session_id])
-        return self._ack(cmd, now, outlet.register_wh)
+        return self._ack(cmd, now, outlet.refuse_later(cmd.session_id))
 
     def _ack(self, cmd: Command, now: datetime, energy_wh: int, reason: str | None = None) -> Ack:
         return Ack(

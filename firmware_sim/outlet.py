@@ -58,6 +58,11 @@ class OutletState:
         self._carried_wh = 0
         return stop_wh
 
+    def refuse_later(self, session_id: int) -> int:
+        """An open for a session this outlet is not serving: that session may never start here; the register."""
+        _remember(self.ended, session_id, self.register_wh)
+        return self.register_wh
+
     @property
     def session_wh(self) -> int:
         """Register Wh the open session has drawn so far, across register resets; 0 without a session."""

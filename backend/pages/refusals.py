@@ -98,6 +98,9 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     reconciliation.PeriodNotOver: Refusal(N_("That period is not over yet."), N_("Bill it when it has ended.")),
     reconciliation.OverlapsBilledPeriod: Refusal(N_("Part of that period was billed already."),
                                                  N_("Choose a period that starts after the last bill.")),
+    reconciliation.EnergyClaimedBySession: Refusal(
+        N_("A session in that period is under review: its meter says it ran, but not from when."),
+        N_("Review the session in the list of sessions to review, then bill the period.")),
     alarms.InvalidPeriod: Refusal(N_("That period cannot be used."), N_("Choose an end after the start.")),
     UnknownMeter: Refusal(N_("There is no meter with this serial number.")),
     PaymentDeclined: Refusal(N_("The payment was declined."), N_("Try another card, or top up your balance.")),

@@ -21,7 +21,8 @@ from backend.reconciliation.statement_csv import csv_filename, statement_csv, ve
 router = APIRouter(tags=["reconciliation"], route_class=ApiRoute)
 READ_REFUSALS = (*SIGNED_IN, points.PointNotFound, service.InvalidPeriod, service.TariffNotInEffect)
 BILL_REFUSALS = (*WITH_ROLE, points.PointNotFound, service.InvalidPeriod, service.TariffNotInEffect,
-                 service.PointHasNoTariff, service.PeriodNotOver, service.OverlapsBilledPeriod)
+                 service.PointHasNoTariff, service.PeriodNotOver, service.OverlapsBilledPeriod,
+                 service.EnergyClaimedBySession)
 CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"  # service.month_period refuses months outside the service years
 Start = Annotated[datetime, Query(description="Period start, in 2000–2100; without an offset it is Asia/Shanghai time")]

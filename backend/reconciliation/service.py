@@ -55,6 +55,10 @@ class PeriodNotOver(Conflict):
     pass
 
 
+class EnergyClaimedBySession(Conflict):
+    pass
+
+
 class OverlapsBilledPeriod(Conflict):
     pass
 
@@ -357,12 +361,24 @@ def _refuse_to_bill(db: Session, point: MeteringPoint, period: Period, now: date
     if period.end > now:
         raise PeriodNotOver(f"the period runs until {period.end.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}; "
                             f"bill it once it is over")
+    if (claim := _session_claiming_energy(db, point.id, period)) is not None:
+        raise EnergyClaimedBySession(
+            f"session {claim.id}'s meter reports it ran (stop register {claim.stop_register_wh} Wh) but nothing "
+            f"proves where it started; an operator reviews it before the period's unattributed energy is billed")
     for other_start, other_end in billed_periods(db, point.id):
         if other_start < period.end and period.start < other_end:
             raise OverlapsBilledPeriod(
                 f"unattributed energy of {other_start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} – "
                 f"{other_end.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} is billed already; billing an overlapping "
                 f"period would bill it twice")
+
+
+def _session_claiming_energy(db: Session, point_id: int, period: Period) -> UsageSession | None:
+    """A session given up on whose meter later reported a stop register: its energy is not the applicant's."""
+    return db.exec(select(UsageSession).where(
+        UsageSession.point_id == point_id, UsageSession.status == SessionStatus.failed,
+        UsageSession.needs_review.is_(True), UsageSession.stop_register_wh.is_not(None),
+        UsageSession.requested_at < period.end, UsageSession.ended_at >= period.start).limit(1)).first()
 
 
 def billed_periods(db: Session, point_id: int) -> list[tuple[datetime, datetime]]:

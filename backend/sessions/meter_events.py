@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from backend.core.clock import utcnow
+from backend.core.clock import as_utc, utcnow
 from backend.meters.orders import RelayOrder, queue_order
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.points.models import Meter
@@ -17,8 +17,8 @@ from backend.sessions.commands import order
 from backend.sessions.live import count_readings_so_far
 from backend.sessions.models import SessionStatus, StopReason, UsageSession
 from backend.sessions.service import locked_session
-from backend.sessions.settlement import (adjust_after_late_reading, first_reading_naming, seq_or, settle_session,
-                                         start_reading)
+from backend.sessions.settlement import (adjust_after_late_reading, first_reading_naming, register_before, seq_or,
+                                         settle_session, start_reading)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok
     if action == "close":
         _close_acknowledged(db, session, ok, reason, RegisterReading(boot_id or "unknown", seq_or(seq, -1), at,
                                                                      register_wh))
+    elif ok and session.status == SessionStatus.stopping and session.start_register_wh is None:
+        # Switched off before the meter confirmed switching on: nothing it measured can be billed (yet).
+        give_up(session, at, "it was stopped before the meter confirmed the start; nothing was charged")
     elif ok and session.status in (SessionStatus.active, SessionStatus.stopping):
         _finish(db, session, register_wh, at, session.stop_reason or StopReason.remote, boot_id, seq)
     elif ok and session.provisional and cmd_id == session.stop_cmd_id:
@@ -76,6 +79,13 @@ def set_start(session: UsageSession, switched: RegisterReading) -> None:
 
 def _earlier_in_same_boot(one: RegisterReading, other: RegisterReading) -> bool:
     return one.boot_id == other.boot_id and one.seq < other.seq
+
+
+def give_up(session: UsageSession, at: datetime, why: str) -> None:
+    """The platform stops waiting for a start; the meter's later word can still revive the session."""
+    session.status = SessionStatus.failed
+    session.failure_reason = why
+    session.ended_at = at
 
 
 def gave_up_waiting(session: UsageSession) -> bool:
@@ -125,20 +135,32 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
                                    session_id=session_id, cmd_id=f"ce-{session_id}",
                                    deadline=utcnow() + timedelta(seconds=CONFIRM_SECONDS)))
         return None
-    if gave_up_waiting(session) and (first := first_reading_naming(db, session)) is not None:
-        revive(db, session, first, "its start ack never came; its readings name it")
+    if gave_up_waiting(session):
+        _revive_from_stop_record(db, session)
     stop_reason = StopReason(reason) if reason in StopReason.__members__ else StopReason.meter
     if session.status in (SessionStatus.active, SessionStatus.stopping):
         _finish(db, session, register_wh, at, stop_reason, boot_id, seq)
     elif session.provisional:
         _confirm_stop(db, session, register_wh, at, boot_id, seq)
     elif gave_up_waiting(session):
+        # Nothing proves where it started: the energy stays the vendor's claim, never the applicant's bill.
         session.needs_review = True
+        session.stop_register_wh, session.stop_boot_id, session.stop_seq = register_wh, boot_id, seq
+        session.ended_at = max(as_utc(session.ended_at), at) if session.ended_at else at
         session.review_note = (f"the meter reports it ran this session ({reason}, stop register {register_wh} Wh) "
-                               f"but neither its start nor any reading naming it arrived")[:1000]
+                               f"but neither its start nor any reading of the outlet before it arrived")[:1000]
     # The meter re-sends its stop record until told it is stored (after this transaction commits).
     order(db, meter, session, "confirm_end", f"ce-{session.id}", utcnow() + timedelta(seconds=CONFIRM_SECONDS))
     return session
+
+
+def _revive_from_stop_record(db: Session, session: UsageSession) -> None:
+    if (first := first_reading_naming(db, session)) is not None:
+        revive(db, session, first, "its start ack never came; its readings name it")
+    elif (before := register_before(db, session)) is not None:
+        # An open relay meters nothing, so the outlet's register was the same when the relay closed.
+        revive(db, session, before, "neither its start ack nor a reading naming it came; started from the "
+                                    "outlet's last reading before it")
 
 
 def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datetime, reason: StopReason,

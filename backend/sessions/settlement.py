@@ -132,6 +132,25 @@ def _reading_naming(db: Session, session: UsageSession, order, relay_closed: boo
     return RegisterReading(found.boot_id, found.seq, as_utc(found.device_time), found.energy_wh)
 
 
+def register_before(db: Session, session: UsageSession) -> RegisterReading | None:
+    """The outlet's register just before the session was asked to start: its last reading or session stop."""
+    reading = db.exec(select(MeterReading).where(MeterReading.meter_id == session.meter_id,
+                                                 MeterReading.channel == session.channel,
+                                                 MeterReading.device_time <= session.requested_at)
+                      .order_by(MeterReading.device_time.desc(), MeterReading.id.desc()).limit(1)).first()
+    stop = db.exec(select(UsageSession).where(UsageSession.outlet_id == session.outlet_id,
+                                              UsageSession.status == SessionStatus.completed,
+                                              UsageSession.ended_at <= session.requested_at)
+                   .order_by(UsageSession.ended_at.desc()).limit(1)).first()
+    found = []
+    if reading is not None:
+        found.append(RegisterReading(reading.boot_id, reading.seq, as_utc(reading.device_time), reading.energy_wh))
+    if stop is not None and stop.stop_register_wh is not None:
+        found.append(RegisterReading(stop.stop_boot_id or "unknown", seq_or(stop.stop_seq, -1), as_utc(stop.ended_at),
+                                     stop.stop_register_wh))
+    return max(found, key=lambda r: r.time) if found else None
+
+
 def billed_so_far(db: Session, session: UsageSession) -> Decimal:
     """The settled amount plus every adjustment since."""
     adjustments = select(BillLine.amount).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from backend.core.clock import utcnow
 from backend.points.models import Meter
 from backend.sessions.commands import new_cmd_id, order, start_deadline, stop_deadline
-from backend.sessions.meter_events import set_start
+from backend.sessions.meter_events import give_up, set_start
 from backend.sessions.models import SessionStatus, StopReason, UsageSession
 from backend.sessions.service import begin_stop, locked_session
 from backend.sessions.settlement import first_reading_naming
@@ -31,31 +31,32 @@ def stop_sessions_with_expiring_holds(db: Session, now: datetime, timeout: int) 
 
 
 def expire_unacknowledged_starts(db: Session, now: datetime, timeout: int) -> list[UsageSession]:
-    """Fail sessions whose start the meter never acknowledged, and make sure the relay is open.
+    """Give up on sessions whose start the meter never acknowledged, and make sure the relay is open.
 
     A session whose readings already show its relay closed did start (only its ack is missing):
-    it runs on from its first such reading, under review, instead of failing.
+    it runs on from its first such reading, under review, instead of failing. A session stopped
+    before its start was confirmed is waited for no longer than one that was not.
     """
     cutoff = now - timedelta(seconds=timeout)
-    query = select(UsageSession.id).where(UsageSession.status == SessionStatus.starting,
-                                          UsageSession.requested_at < cutoff)
+    unconfirmed = ((UsageSession.status == SessionStatus.starting)
+                   | ((UsageSession.status == SessionStatus.stopping) & UsageSession.start_register_wh.is_(None)))
+    query = select(UsageSession.id).where(unconfirmed, UsageSession.requested_at < cutoff)
     failed = []
     for session_id in list(db.exec(query)):
         session = locked_session(db, session_id)
-        if session.status != SessionStatus.starting:
+        if session.start_register_wh is not None or session.status not in (SessionStatus.starting,
+                                                                            SessionStatus.stopping):
             continue  # its ack arrived meanwhile
         if (first := first_reading_naming(db, session, relay_closed=True)) is not None:
             set_start(session, first)
-            session.status = SessionStatus.active
+            session.status = SessionStatus.active if session.status == SessionStatus.starting else session.status
             session.needs_review = True
             session.review_note = ("the meter never acknowledged the start, but its readings show the relay "
                                    "closed: started from the first of them")
             continue
         failed.append(session)
-        session.status = SessionStatus.failed
-        session.failure_reason = f"the meter did not acknowledge the start within {timeout} s; nothing was charged"
-        session.ended_at = now
-        session.stop_cmd_id = new_cmd_id()
+        give_up(session, now, f"the meter did not acknowledge the start within {timeout} s; nothing was charged")
+        session.stop_cmd_id = session.stop_cmd_id or new_cmd_id()
         order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
                now + timedelta(seconds=timeout))
     return failed

@@ -205,3 +205,77 @@ def test_a_register_reset_mid_session_keeps_the_live_view_rising_and_shows_the_r
     assert [amount for _, amount, _ in shown] == sorted(amount for _, amount, _ in shown)
     assert [review for _, _, review in shown] == [False, False, True, True, True]
     assert "restarted" in session_public(session).review_note
+
+
+def stopped_before_its_start_was_confirmed(db, scene):
+    """Start, then Stop before the meter acknowledged the close."""
+    meter, outlet, vendor = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, MIN, TIMEOUT)
+    sessions.request_stop(db, vendor, session.id, TIMEOUT)
+    pending_orders(db)
+    assert session.status == SessionStatus.stopping and session.start_register_wh is None
+    return session
+
+
+def test_a_session_stopped_before_its_start_was_confirmed_ends_when_the_meter_never_answers(db, scene):
+    meter, outlet, vendor = scene
+    session = stopped_before_its_start_was_confirmed(db, scene)
+    later = utcnow() + timedelta(seconds=TIMEOUT + 1)
+    [ended] = timeouts.expire_unacknowledged_starts(db, later, TIMEOUT)
+    assert ended.id == session.id and session.status == SessionStatus.failed and session.ended_at is not None
+    assert settlement.settle_unconfirmed_stops(db, later + timedelta(days=2), timedelta(minutes=30)) == []
+    assert wallet_balance(db, vendor.id) == Decimal("50.00")
+    assert ledger_total(db) == 0
+
+
+def test_the_meters_ok_to_an_open_of_a_session_it_never_started_ends_it_unbilled(db, scene):
+    meter, outlet, vendor = scene
+    session = stopped_before_its_start_was_confirmed(db, scene)
+    # The close was lost; the meter answers the open of a session it is not serving with its current register.
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 10_000, utcnow(), "b1", 3)
+    assert session.status == SessionStatus.failed and session.ended_at is not None
+    assert "before the meter confirmed" in session.failure_reason
+    assert wallet_balance(db, vendor.id) == Decimal("50.00")
+    assert ledger_total(db) == 0
+
+
+def test_a_late_close_ack_after_the_open_was_answered_revives_and_bills_what_the_meter_measured(db, scene):
+    meter, outlet, vendor = scene
+    session = stopped_before_its_start_was_confirmed(db, scene)
+    opened_at, closed_at = utcnow(), utcnow() - timedelta(minutes=10)
+    meter_events.command_acknowledged(db, meter, session.stop_cmd_id, "open", True, None, 10_400, opened_at, "b1", 6)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 10_000, closed_at,
+                                      "b1", 2)
+    assert session.status == SessionStatus.stopping and session.needs_review
+    [again] = opens(pending_orders(db))
+    # A repeated cmd_id gets the same answer: the register when the relay opened.
+    meter_events.command_acknowledged(db, meter, again.cmd_id, "open", True, None, 10_400, opened_at, "b1", 7)
+    assert (session.status, session.energy_wh) == (SessionStatus.completed, 400)
+    assert wallet_balance(db, vendor.id) == Decimal("49.60")
+    assert ledger_total(db) == 0
+
+
+def test_a_stop_record_of_a_session_given_up_on_bills_the_vendor_from_the_outlets_last_reading(db, scene):
+    meter, outlet, vendor = scene
+    before = utcnow() - timedelta(minutes=1)
+    record_telemetry(db, meter, "b1", 1, before, [sample(outlet, 10_000, closed=False, power_w=0.0)])
+    session = given_up(db, scene)
+    # Neither the close ack nor any reading arrived; only the meter's own stop record.
+    ended = utcnow() + timedelta(minutes=20)
+    meter_events.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", 10_900, ended, "b1", 40)
+    assert (session.status, session.energy_wh) == (SessionStatus.completed, 900)
+    assert session.needs_review and "last reading before" in session.review_note
+    assert wallet_balance(db, vendor.id) == Decimal("49.10")
+    assert ledger_total(db) == 0
+
+
+def test_energy_a_stop_record_claims_is_not_billed_to_the_applicant_when_nothing_proves_its_start(db, scene):
+    from backend.reconciliation import service as reconciliation
+    meter, outlet, vendor = scene
+    session = given_up(db, scene)
+    meter_events.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", 10_900, utcnow(), "b1", 40)
+    assert session.status == SessionStatus.failed and session.needs_review
+    start, end = utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1)
+    with pytest.raises(reconciliation.EnergyClaimedBySession):
+        reconciliation.bill_unattributed(db, outlet.point_id, start, end, now=end + timedelta(seconds=1))
+    assert ledger_total(db) == 0

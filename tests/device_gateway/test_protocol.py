@@ -1,7 +1,9 @@
 """docs/protocol.md and device_gateway/protocol.py must say the same thing."""
 import json
 import re
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given
@@ -14,6 +16,7 @@ from device_gateway.protocol import (
     BadMessage,
     Command,
     Configure,
+    RefusalReason,
     SessionEnded,
     Status,
     Telemetry,
@@ -96,3 +99,37 @@ def test_timestamps_far_from_the_platforms_clock_are_not_believed():
     assert timestamp_problem(now - timedelta(days=20), now) is None  # a long offline backlog is fine
     assert "ahead" in timestamp_problem(now + timedelta(hours=2), now)
     assert "days old" in timestamp_problem(now - timedelta(days=400), now)
+
+
+def test_the_document_lists_exactly_the_refusal_reasons_the_protocol_allows():
+    text = " ".join(DOC.read_text().split())
+    listed = text.split("Refusal reasons, exactly these strings:")[1].split(" A command repeated")[0]
+    assert set(re.findall(r"`([a-z]+ [a-z ]+)`", listed)) == set(get_args(RefusalReason))  # each has a space
+
+
+def test_the_platform_writes_timestamps_with_exactly_three_decimals_in_utc():
+    shanghai = timezone(timedelta(hours=8))
+    command = Command(cmd_id="c", action="open", ch=1, session_id=1,
+                      deadline=datetime(2026, 11, 26, 21, 5, 30, 123456, tzinfo=shanghai))
+    assert b'"deadline":"2026-11-26T13:05:30.123Z"' in encode(command)
+    on_the_hour = command.model_copy(update={"deadline": datetime(2026, 11, 26, 13, 0, tzinfo=UTC)})
+    assert b'"deadline":"2026-11-26T13:00:00.000Z"' in encode(on_the_hour)
+
+
+def test_a_meters_timestamp_finer_than_a_millisecond_is_refused():
+    reading = {"ch": 1, "energy_wh": 1, "power_w": 0, "voltage_v": 220, "current_a": 0, "relay": "open"}
+    message = {"v": 1, "boot_id": "b", "seq": 1, "ts": "2026-11-26T13:05:00.250123Z", "outlets": [reading]}
+    with pytest.raises(BadMessage, match="milliseconds at most"):
+        decode("telemetry", json.dumps(message).encode())
+    message["ts"] = "2026-11-26T13:05:00.250Z"
+    assert decode("telemetry", json.dumps(message).encode()).ts.microsecond == 250_000
+
+
+@pytest.mark.parametrize("result, reason", [("ok", "outlet busy"), ("rejected", None), ("rejected", "busy")])
+def test_an_ack_carries_a_known_reason_when_and_only_when_it_refuses(result, reason):
+    ack = {"v": 1, "cmd_id": "c", "action": "close", "ch": 1, "session_id": 1, "result": result,
+           "energy_wh": 0, "boot_id": "b", "seq": 1, "ts": "2026-11-26T13:05:00.250Z"}
+    if reason is not None:
+        ack["reason"] = reason
+    with pytest.raises(BadMessage):
+        decode("ack", json.dumps(ack).encode())

@@ -46,7 +46,7 @@ def test_the_limit_cut_offline_reaches_the_platform_in_order_and_settles_to_the_
     wait_status(engine, session_id, SessionStatus.active)
 
     fleet.go_offline(serial)
-    wait_until(lambda: not meter_online(engine, site.meter.id), 10, "the platform to see the meter offline")
+    wait_until(lambda: not meter_online(engine, site.meter.id), 30, "the platform to see the meter offline")
     wait_until(lambda: meter.outlets[1].relay == "open", 15, "the meter to cut at the limit while offline")
     time.sleep(0.3)
     assert session_row(engine, session_id).status == SessionStatus.active  # the platform cannot know yet

@@ -21,7 +21,8 @@ from device_gateway.protocol import (
     encode,
 )
 from firmware_sim.cli import run_fleet
-from firmware_sim.fleet import Fleet
+from firmware_sim.faults import Faults
+from firmware_sim.fleet import Fleet, quarter_hour_of
 from firmware_sim.loads import constant
 
 SERIAL = "SIMT0001"
@@ -110,6 +111,19 @@ def test_meter_announces_itself_and_answers_a_close_command(fleet, observe):
     assert isinstance(telemetry, Telemetry)
     assert (telemetry.outlets[0].session_id, telemetry.outlets[0].power_w) == (7, 3600)
     assert telemetry.seq > ack.seq
+
+
+def test_an_idle_meter_reports_exactly_at_each_quarter_hour_of_its_clock(fleet, observe):
+    now = datetime.now(UTC)
+    next_quarter = quarter_hour_of(now) + timedelta(minutes=15)
+    # The meter's clock runs just short of the next quarter hour, so the test need not wait for one.
+    fleet.add_meter(SERIAL, 1, faults=Faults(clock_skew_s=(next_quarter - now).total_seconds() - 1.5))
+    platform = observe()
+    fleet.start()
+    assert fleet.wait_connected(TIMEOUT_S)
+    reading, _ = platform.expect("telemetry", lambda t: t.ts >= next_quarter)
+    assert reading.ts == next_quarter
+    assert encode(reading).count(next_quarter.strftime('"%Y-%m-%dT%H:%M:00.000Z"').encode()) == 1
 
 
 def test_open_acks_the_register_the_meter_stopped_at(fleet, observe):

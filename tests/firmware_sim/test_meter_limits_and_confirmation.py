@@ -53,3 +53,24 @@ def test_a_stop_record_is_repeated_unchanged_until_the_platform_confirms_it():
     meter.handle_command(Command(cmd_id="ce-5", action="confirm_end", ch=1, session_id=5, deadline=at(3600)),
                          at(32))
     assert ended(meter.advance(at(60))) == [] and not meter.awaiting_confirmation
+
+
+def test_a_stop_record_is_not_repeated_while_the_meter_is_offline():
+    meter = SimulatedMeter("M1", 1, loads={1: constant(3600)})
+    meter.handle_command(Command(cmd_id="c1", action="close", ch=1, session_id=5, energy_limit_wh=10,
+                                 deadline=at(3600)), at(0))
+    first = ended(meter.advance(at(20)))
+    meter.connected = False
+    assert ended(meter.advance(at(40))) == [] and ended(meter.advance(at(80))) == []
+    meter.connected = True
+    assert ended(meter.advance(at(81))) == first
+
+
+def test_losing_the_supply_ends_every_running_session_with_power_loss_and_keeps_the_relays_open():
+    meter = SimulatedMeter("M1", 2, loads={1: constant(3600), 2: constant(3600)})
+    meter.handle_command(close(1, 7), at(0))
+    records = ended(meter.lose_supply(at(10)))
+    assert [(r.session_id, r.reason, r.energy_wh) for r in records] == [(7, "power_loss", 10)]
+    assert {o.relay for o in meter.outlets.values()} == {"open"}
+    assert ended(meter.advance(at(3600))) == records  # its repeat, while unconfirmed
+    assert meter.register_wh(1) == 10

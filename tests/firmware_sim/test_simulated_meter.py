@@ -158,6 +158,13 @@ def test_open_of_an_idle_outlet_is_ok_and_changes_nothing(meter):
     assert (ack.result, ack.energy_wh) == ("ok", 0)
 
 
+def test_a_close_that_arrives_after_the_open_of_its_session_is_refused(meter):
+    opened = only(meter.handle_command(command("open", session_id=11), T0), Ack)
+    late = only(meter.handle_command(command("close", session_id=11), at(1)), Ack)
+    assert (opened.result, late.result, late.reason) == ("ok", "rejected", "session ended")
+    assert meter.telemetry(at(1)).outlets[0].relay == "open"
+
+
 def test_open_of_another_session_does_not_cut_it(meter):
     meter.handle_command(command(session_id=11), T0)
     meter.handle_command(command("open", session_id=12), at(1))
