@@ -9,20 +9,22 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from backend.alarms import rules
-from backend.alarms.models import Alarm
+from backend.alarms.models import OPEN_POINT_SQL, Alarm
 from backend.alarms.rules import AlarmKind
 from backend.core.clock import as_utc
+from backend.core.rows import insert_once
 from backend.points.models import Meter
 
 
 def flooding(db: Session, meter: Meter, since: datetime, limit_per_s: Decimal, peak_per_s: int) -> Alarm:
     """Open the meter's flooding alarm if none is open, and keep the highest rate seen as its worst value."""
+    if open_flooding_alarm(db, meter.id) is None:
+        # Several gateways may see one meter's flood at once: the partial unique index keeps one alarm open.
+        insert_once(db, Alarm(point_id=meter.point_id, meter_id=meter.id, channel=None, kind=AlarmKind.meter_flooding,
+                              opened_at=since, limit_value=limit_per_s,
+                              message=rules.describe(AlarmKind.meter_flooding, None, limit_per_s)),
+                    "meter_id", "kind", where=OPEN_POINT_SQL)
     alarm = open_flooding_alarm(db, meter.id)
-    if alarm is None:
-        alarm = Alarm(point_id=meter.point_id, meter_id=meter.id, channel=None, kind=AlarmKind.meter_flooding,
-                      opened_at=since, limit_value=limit_per_s,
-                      message=rules.describe(AlarmKind.meter_flooding, None, limit_per_s))
-        db.add(alarm)
     alarm.worst_value = max(alarm.worst_value or Decimal(0), Decimal(peak_per_s))
     db.flush()
     return alarm

@@ -10,8 +10,8 @@ from backend.core.types import BigInt, ExactDecimal
 
 POINT_CHANNEL = 0  # the watch of a point-level kind; outlets are channels 1–32
 
-_OPEN_OUTLET_SQL = text("closed_at IS NULL AND channel IS NOT NULL")
-_OPEN_POINT_SQL = text("closed_at IS NULL AND channel IS NULL")
+OPEN_OUTLET_SQL = text("closed_at IS NULL AND channel IS NOT NULL")
+OPEN_POINT_SQL = text("closed_at IS NULL AND channel IS NULL")
 
 
 class AlarmBase(SQLModel):
@@ -31,9 +31,9 @@ class Alarm(AlarmBase, table=True):
     # The database itself refuses two open alarms of one kind on one outlet (or one point).
     __table_args__ = (
         Index("uq_open_alarm_per_outlet", "meter_id", "channel", "kind", unique=True,
-              postgresql_where=_OPEN_OUTLET_SQL, sqlite_where=_OPEN_OUTLET_SQL),
+              postgresql_where=OPEN_OUTLET_SQL, sqlite_where=OPEN_OUTLET_SQL),
         Index("uq_open_alarm_per_point", "meter_id", "kind", unique=True,
-              postgresql_where=_OPEN_POINT_SQL, sqlite_where=_OPEN_POINT_SQL),
+              postgresql_where=OPEN_POINT_SQL, sqlite_where=OPEN_POINT_SQL),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
 

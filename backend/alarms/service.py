@@ -7,10 +7,12 @@ from typing import Protocol
 from sqlmodel import Session, col, or_, select
 
 from backend.alarms import rules
-from backend.alarms.models import POINT_CHANNEL, Alarm, AlarmWatch, PointOutage, Reliability
+from backend.alarms.models import (OPEN_OUTLET_SQL, OPEN_POINT_SQL, POINT_CHANNEL, Alarm, AlarmWatch, PointOutage,
+                                   Reliability)
 from backend.alarms.rules import AlarmKind, Change, Condition, OutletMeasure, Transition, Watch
 from backend.core.clock import FIRST_YEAR, LAST_YEAR, as_utc, in_service_years, local, utcnow
 from backend.core.errors import ScanPowerError
+from backend.core.rows import insert_once
 from backend.points.models import Meter, MeteringPoint, Outlet, PointStatus
 
 IN_SERVICE = (PointStatus.active, PointStatus.closed, PointStatus.expired)
@@ -143,13 +145,19 @@ def _apply(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row:
 
 def _open(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, transition: Transition,
           condition: Condition | None, limits: rules.SupplyLimits) -> Alarm:
+    """The open alarm of this kind: ours, or the one another gateway opened a moment before (one per outlet)."""
     limit = condition.limit if condition else limits.dead_v
     alarm = Alarm(point_id=meter.point_id, meter_id=meter.id, channel=channel, kind=kind, opened_at=transition.at,
                   worst_value=transition.worst, limit_value=limit,
                   message=rules.describe(kind, channel, limit, limits))
-    db.add(alarm)
-    db.flush()
-    return alarm
+    if channel is None:
+        insert_once(db, alarm, "meter_id", "kind", where=OPEN_POINT_SQL)
+        same_place = col(Alarm.channel).is_(None)
+    else:
+        insert_once(db, alarm, "meter_id", "channel", "kind", where=OPEN_OUTLET_SQL)
+        same_place = Alarm.channel == channel
+    return db.exec(select(Alarm).where(Alarm.meter_id == meter.id, Alarm.kind == kind, same_place,
+                                       col(Alarm.closed_at).is_(None)).with_for_update()).one()
 
 
 def _save_watch(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row: AlarmWatch | None,
@@ -160,14 +168,20 @@ def _save_watch(db: Session, meter: Meter, kind: AlarmKind, channel: int | None,
             db.delete(row)
         return None
     if row is None:
-        row = AlarmWatch(meter_id=meter.id, channel=POINT_CHANNEL if channel is None else channel, kind=kind,
-                         last_at=at)
-        db.add(row)
+        row = _new_watch(db, AlarmWatch(meter_id=meter.id, channel=POINT_CHANNEL if channel is None else channel,
+                                        kind=kind, last_at=at))
     row.alarm_id = alarm.id if alarm else None
     row.run, row.run_started_at, row.worst = watch.run, watch.run_started_at, watch.worst
     row.last_at = max(as_utc(row.last_at), at)
     db.flush()
     return row
+
+
+def _new_watch(db: Session, row: AlarmWatch) -> AlarmWatch:
+    """Insert the watch unless another gateway just did; either way return the stored row, locked."""
+    insert_once(db, row, "meter_id", "channel", "kind")
+    return db.exec(select(AlarmWatch).where(AlarmWatch.meter_id == row.meter_id, AlarmWatch.channel == row.channel,
+                                            AlarmWatch.kind == row.kind).with_for_update()).one()
 
 
 # --- reading alarms ---

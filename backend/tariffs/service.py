@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from backend.audit.service import record
 from backend.core.clock import utcnow
 from backend.core.errors import Conflict, NotFound, ScanPowerError
+from backend.core.rows import insert_once
 from backend.tariffs.models import PriceNow, Tariff, TariffCategory, TariffPublic
 from billing import tariffs as engine
 from billing.tariffs import NoTariffInEffect
@@ -126,9 +127,9 @@ def ensure_default_tariffs(db: Session) -> list[Tariff]:
     for name in DEFAULT_TARIFFS:
         if db.exec(select(Tariff).where(Tariff.code == name)).first() is None:
             priced = engine.load_seed_tariff(name)
-            db.add(Tariff(code=name, name=priced.title or name, category=priced.category,
-                          definition=priced.model_dump_json()))
-    db.flush()
+            # Two processes starting at once on a fresh database both get here: the code is unique.
+            insert_once(db, Tariff(code=name, name=priced.title or name, category=TariffCategory(priced.category),
+                                   definition=priced.model_dump_json()), "code")
     return list_tariffs(db)
 
 
