@@ -152,7 +152,9 @@ class _Batch:
         if session.status == SessionStatus.starting:
             return session  # kept for the bill
         if session.status == SessionStatus.completed and session.started_at is not None:
-            inside = as_utc(session.started_at) < message.at < as_utc(session.ended_at)
+            # A provisional end is only the last reading the platform had: the meter's later ones are the session's.
+            inside = as_utc(session.started_at) < message.at and (session.provisional
+                                                                  or message.at < as_utc(session.ended_at))
             return session if inside else None
         if sample.relay_closed and meter_events.gave_up_waiting(session):
             return self._revive(session, message, sample)

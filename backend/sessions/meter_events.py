@@ -17,8 +17,8 @@ from backend.sessions.commands import order
 from backend.sessions.live import count_readings_so_far
 from backend.sessions.models import SessionStatus, StopReason, UsageSession
 from backend.sessions.service import locked_session
-from backend.sessions.settlement import (adjust_after_late_reading, first_reading_naming, register_before, seq_or,
-                                         settle_session, start_reading)
+from backend.sessions.settlement import (adjust_after_late_reading, claim_readings, first_reading_naming,
+                                         register_before, seq_or, settle_session, start_reading)
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ def _confirm_stop(db: Session, session: UsageSession, register_wh: int, at: date
     session.ended_at = at
     session.provisional = False
     session.review_note = f"{session.review_note or ''}; the meter's stop record came later and re-settled it"[:1000]
+    claim_readings(db, session)
     adjust_after_late_reading(db, session, "stop_confirmed")
 
 
@@ -187,7 +188,8 @@ def finish_from_reading(db: Session, session: UsageSession, register_wh: int, at
         return
     log.warning("session %s: meter reports relay open without a stop record; ending it at %s Wh",
                 session.id, register_wh)
-    session.review_note = "ended from a reading that showed the relay open (no ack or stop record arrived)"
+    note = "ended from a reading that showed the relay open (no ack or stop record arrived)"
+    session.review_note = f"{session.review_note}; {note}"[:1000] if session.review_note else note
     _finish(db, session, register_wh, at, session.stop_reason or StopReason.meter, boot_id, seq)
 
 

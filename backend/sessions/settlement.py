@@ -3,6 +3,7 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from backend.core.clock import as_utc, utcnow
@@ -130,6 +131,21 @@ def _reading_naming(db: Session, session: UsageSession, order, relay_closed: boo
     if found is None:
         return None
     return RegisterReading(found.boot_id, found.seq, as_utc(found.device_time), found.energy_wh)
+
+
+def claim_readings(db: Session, session: UsageSession) -> None:
+    """Readings of the session's outlet between its start and its true stop that no session owns are its own.
+
+    An outlet serves one session at a time, so whatever it metered then was this session's, even readings
+    stored while the platform still thought the session had ended earlier.
+    """
+    db.flush()
+    db.execute(update(MeterReading).where(MeterReading.meter_id == session.meter_id,
+                                          MeterReading.channel == session.channel,
+                                          MeterReading.session_id.is_(None),
+                                          MeterReading.device_time > session.started_at,
+                                          MeterReading.device_time < session.ended_at)
+               .values(session_id=session.id))
 
 
 def register_before(db: Session, session: UsageSession) -> RegisterReading | None:
