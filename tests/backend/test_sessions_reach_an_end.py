@@ -24,6 +24,13 @@ MIN = Decimal("1.00")
 TIMEOUT = 30
 
 
+@pytest.fixture(autouse=True)
+def books_balance(db):
+    """Whatever happened to the session, the ledger sums to zero afterwards."""
+    yield
+    assert ledger_total(db) == 0
+
+
 @pytest.fixture
 def scene(db):
     point, meter = factories.active_point(db, outlets=2, price=Decimal("1.00"), outlet_rated_current_a=Decimal("32"))
