@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 Number = int | float | Decimal
 
@@ -101,14 +102,49 @@ def exact(value: Number) -> Decimal:
 def conditions_present(outlets: Sequence[OutletMeasure], rated_current_a: Mapping[int, Number],
                        capacity_kw: Number, limits: SupplyLimits = GB_T_12325) -> frozenset[Condition]:
     """Every condition one telemetry message shows; an outlet missing from `rated_current_a` is not checked."""
-    if not outlets:
+    if not outlets or plainly_within_limits(outlets, rated_current_a, capacity_kw, limits):
         return frozenset()
+    return exact_conditions(outlets, rated_current_a, capacity_kw, limits)
+
+
+def exact_conditions(outlets: Sequence[OutletMeasure], rated_current_a: Mapping[int, Number],
+                     capacity_kw: Number, limits: SupplyLimits = GB_T_12325) -> frozenset[Condition]:
+    """`conditions_present` by exact decimal comparisons alone."""
     lost = supply_lost(outlets, limits)
     found = {lost} if lost else set()
     for outlet in outlets:
         found |= outlet_conditions(outlet, rated_current_a.get(outlet.channel), limits, voltage=lost is None)
     over = point_over_capacity(outlets, capacity_kw)
     return frozenset(found | ({over} if over else set()))
+
+
+# Far more than a float's rounding, far less than any reading's precision: inside it, floats decide nothing.
+_MARGIN = 1e-9
+
+
+def plainly_within_limits(outlets: Sequence[OutletMeasure], rated_current_a: Mapping[int, Number],
+                          capacity_kw: Number, limits: SupplyLimits = GB_T_12325) -> bool:
+    """True only when every value is clearly inside its limits, judged in floats with a margin.
+
+    Most messages show nothing wrong; this spares them the exact decimal comparison. Anything near
+    a limit is left to the exact rules, so the answer never differs from theirs (a property test says so).
+    """
+    lower, upper = _float_bounds(limits)
+    total_w = 0.0
+    for outlet in outlets:
+        volts, amps = float(outlet.voltage_v), float(outlet.current_a)
+        if not lower < volts < upper:
+            return False
+        rated = rated_current_a.get(outlet.channel)
+        if rated is not None and amps >= float(rated) * (1 - _MARGIN):
+            return False
+        total_w += float(outlet.power_w)
+    return total_w < float(capacity_kw) * 1000 * (1 - _MARGIN * len(outlets))
+
+
+@lru_cache(maxsize=8)
+def _float_bounds(limits: SupplyLimits) -> tuple[float, float]:
+    return float(limits.lower_v) * (1 + _MARGIN), float(limits.upper_v) * (1 - _MARGIN)
 
 
 def outlet_conditions(outlet: OutletMeasure, rated_current_a: Number | None, limits: SupplyLimits = GB_T_12325,

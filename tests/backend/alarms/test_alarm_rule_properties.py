@@ -13,6 +13,8 @@ from backend.alarms.rules import (
     OutletMeasure,
     Persistence,
     conditions_present,
+    exact_conditions,
+    plainly_within_limits,
     step,
 )
 
@@ -137,3 +139,21 @@ def test_one_outlet_out_of_range_names_only_that_outlet(volts, which):
     outlets[which] = OutletMeasure(which + 1, 240.0, 0, 0)
     found = conditions_present(outlets, {}, Decimal(10))
     assert {c.key for c in found} == {(AlarmKind.over_voltage, which + 1)}
+
+
+# Values on and a hair either side of the limits (22 V dead, 198 V and 235.4 V, 16 A, the capacities).
+volts = st.one_of(st.floats(0, 500, allow_nan=False),
+                  st.sampled_from([19.8, 21.9999999, 22.0, 198.0, 197.99999, 235.4, 235.40000001, 235.39999]))
+amps = st.one_of(st.floats(0, 40, allow_nan=False), st.sampled_from([16.0, 15.9999999, 16.0001]))
+watts = st.one_of(st.floats(0, 12_000, allow_nan=False), st.sampled_from([2_750.0, 3_000.0]))
+measures = st.lists(st.builds(OutletMeasure, st.integers(1, 4), volts, amps, watts),
+                    min_size=1, max_size=4, unique_by=lambda m: m.channel)
+
+
+@given(measures, st.sampled_from([Decimal("16"), Decimal("15.5"), Decimal("32")]),
+       st.sampled_from([Decimal("11"), Decimal("5.5"), Decimal("30")]))
+def test_the_quick_float_check_never_hides_a_condition_the_exact_rules_find(outlets, rated, capacity_kw):
+    currents = {o.channel: rated for o in outlets}
+    if plainly_within_limits(outlets, currents, capacity_kw):
+        assert exact_conditions(outlets, currents, capacity_kw) == frozenset()
+    assert conditions_present(outlets, currents, capacity_kw) == exact_conditions(outlets, currents, capacity_kw)
