@@ -5,7 +5,6 @@ for every batch, so neither the driver nor the server parses it again (a multi-r
 new statement for every batch size, and building it cost more than storing the rows). SQLite gets a
 multi-row INSERT. Either way ON CONFLICT DO NOTHING RETURNING says which rows were new.
 """
-from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
@@ -17,9 +16,10 @@ COLUMNS = ("meter_id", "boot_id", "seq", "channel", "device_time", "received_at"
 _PG_TYPES = ("int", "text", "bigint", "int", "timestamptz", "timestamptz", "bigint", "float8", "float8", "float8",
              "bool", "bigint")
 _FLOATS = ("power_w", "voltage_v", "current_a")
-_PG_INSERT = text(
+# %(name)b: psycopg sends each array in binary, which is 4× cheaper to build than text (no quoting per element).
+_PG_INSERT = (
     f"INSERT INTO reading ({', '.join(COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in zip(COLUMNS, _PG_TYPES))}) "
+    f"SELECT * FROM unnest({', '.join(f'%({c})b::{t}[]' for c, t in zip(COLUMNS, _PG_TYPES))}) "
     f"ON CONFLICT DO NOTHING RETURNING meter_id, boot_id, seq, channel")
 
 
@@ -31,7 +31,7 @@ def insert_readings(db: Session, rows: list[dict]) -> set[Identity]:
         arrays = {column: [row[column] for row in rows] for column in COLUMNS}
         for column in _FLOATS:  # the driver types a list by its items: 0 and 1482.7 must both be floats
             arrays[column] = [float(value) for value in arrays[column]]
-        return {tuple(found) for found in db.execute(_PG_INSERT, arrays)}
+        return {tuple(found) for found in db.connection().exec_driver_sql(_PG_INSERT, arrays)}
     statement = sqlite_insert(Reading).on_conflict_do_nothing().returning(
         Reading.meter_id, Reading.boot_id, Reading.seq, Reading.channel)
     return {tuple(found) for found in db.execute(statement, rows)}
