@@ -66,13 +66,18 @@ def payment_words(money: SessionMoney) -> str:
         said = gettext("Paid ahead with %(provider)s: %(amount)s.", provider=provider_name(paid.provider),
                        amount=yuan(paid.amount))
         if money.unused_due:
-            said += " " + gettext("The %(unused)s not used goes back to %(provider)s by itself.",
-                                  unused=yuan(money.unused_due), provider=provider_name(paid.provider))
+            said = _then(said, gettext("The %(unused)s not used goes back to %(provider)s by itself.",
+                                       unused=yuan(money.unused_due), provider=provider_name(paid.provider)))
         elif paid.settled_at is None:
-            said += " " + gettext("What the session does not use goes back to %(provider)s by itself when it ends.",
-                                  provider=provider_name(paid.provider))
+            said = _then(said, gettext("What the session does not use goes back to %(provider)s by itself when it "
+                                       "ends.", provider=provider_name(paid.provider)))
         return said
     return gettext("Paid from your balance.")
+
+
+def _then(first: str, second: str) -> str:
+    """Two sentences in a row: a space after an English one, none after a Chinese one."""
+    return f"{first}{'' if first.endswith('。') else ' '}{second}"
 
 
 def hold_words(hold: Hold) -> str:

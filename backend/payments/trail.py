@@ -91,17 +91,18 @@ def _explained(db: Session, shown: list[Movement]) -> list[TrailItem]:
 
 def _item(m: Movement, paid: dict[str, Payment], refunds: dict[str, Refund],
           targets: dict[str, Payment]) -> TrailItem:
-    kind, provider, state = m.kind, None, None
+    kind, provider, state, session_id = m.kind, None, None, m.session_id
     if m.key.startswith("topup:") and (payment := paid.get(m.key.removeprefix("topup:"))) is not None:
         kind = "paid_ahead" if payment.purpose is PaymentPurpose.session else "top_up"
-        provider = payment.provider
+        provider, session_id = payment.provider, session_id or payment.session_id
     elif m.key.startswith(("refund:", "refund-failed:")) and (refund := refunds.get(m.key.split(":", 1)[1])):
-        failed = m.key.startswith("refund-failed:")
-        kind = "refund_failed" if failed else refund_purpose(refund, targets.get(refund.payment_external_id))
+        failed, target = m.key.startswith("refund-failed:"), targets.get(refund.payment_external_id)
+        kind = "refund_failed" if failed else refund_purpose(refund, target)
         provider, state = refund.provider, (None if failed else refund.status.value)
+        session_id = session_id or (target.session_id if target is not None else None)
     elif m.kind == "withdrawal":
         provider = "demo"
-    return TrailItem(m.at, kind, m.amount, m.session_id, m.balance_after, provider, state)
+    return TrailItem(m.at, kind, m.amount, session_id, m.balance_after, provider, state)
 
 
 def _outside_wallet(db: Session, vendor_id: int, limit: int) -> list[TrailItem]:
