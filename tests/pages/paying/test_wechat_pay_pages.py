@@ -6,6 +6,9 @@ from sqlmodel import Session, select
 
 from billing.payments.models import Payment, Refund
 from tests.pages.paying.conftest import IN_WECHAT, form_key, order_of_redirect, visible
+from tests.pages.test_translations import english_words
+
+NAMES = ("Night market", "Market square")  # what the tests typed as the point's name and address
 
 
 def test_a_session_paid_ahead_with_wechat_pay_runs_and_its_unused_part_goes_back_by_itself(stall):
@@ -94,7 +97,7 @@ def test_inside_wechat_a_pay_score_hold_is_offered_as_a_hold_and_confirmed_throu
 
     page = stall.start("wechat", "20.00")
 
-    assert page.status_code == 200  # our page, which calls WeChat's openBusinessView
+    assert page.status_code == 200 and not english_words(page.text, NAMES)  # our page calls openBusinessView
     assert 'data-bridge="wechat_score"' in page.text and "businessType" in page.text
     [order_no] = stall.wechat.scores
     assert "package=DJIOSQPYWDxsa" + order_no in page.text.replace("%3D", "=")
@@ -109,8 +112,9 @@ def test_inside_wechat_a_pay_score_hold_is_offered_as_a_hold_and_confirmed_throu
 
     assert stall.wechat.scores[order_no].total == 1234  # WeChat collects the bill only
     stall.to_wechat(stall.wechat.collect_payscore(order_no))
-    receipt = visible(stall.get(f"/sessions/{session_id}/receipt").text)
-    assert "微信支付分 ¥20.00：扣款 ¥12.34，解冻 ¥7.66。" in receipt
+    receipt = stall.get(f"/sessions/{session_id}/receipt").text
+    assert "微信支付分 ¥20.00：扣款 ¥12.34，解冻 ¥7.66。" in visible(receipt) and not english_words(receipt, NAMES)
+    assert not english_words(stall.get("/me").text, NAMES)
     history = visible(stall.get("/me").text)
     assert "用电扣费（从冻结额度中扣款） 微信支付" in history and "-¥12.34" in history and "未从余额扣款" in history
     with Session(stall.engine) as db:
