@@ -8,7 +8,7 @@ from billing.payments.models import Payment, Refund
 from tests.pages.paying.conftest import IN_WECHAT, form_key, order_of_redirect, visible
 from tests.pages.test_translations import english_words
 
-NAMES = ("Night market", "Market square")  # what the tests typed as the point's name and address
+NAMES = ("Night market", "Market square", "Flat 1.0000")  # what the tests typed: point, address, tariff
 
 
 def test_a_session_paid_ahead_with_wechat_pay_runs_and_its_unused_part_goes_back_by_itself(stall):
