@@ -73,6 +73,13 @@ def top_up_choices(providers: Providers, app: str | None) -> list[PaymentChoice]
             if name in providers.by_name and _pays_here(providers.by_name[name], app)]
 
 
+def top_up_offer(providers: Providers, app: str | None) -> list[PaymentChoice] | None:
+    """The top-up choices here; [] where the default provider needs none (the demo); None where nothing configured
+    can take a top-up in this browser (WeChat Pay alone, inside WeChat)."""
+    choices = top_up_choices(providers, app)
+    return choices if choices or providers.default.capabilities.instant else None
+
+
 def chosen(choices: list[PaymentChoice], code: str | None) -> PaymentChoice | None:
     """The choice the form sent; one the page did not offer is None."""
     return next((c for c in choices if c.code == code), None)

@@ -13,7 +13,7 @@ from backend.pages.forms import FormData, parse
 from backend.pages.i18n import gettext
 from backend.pages.navigation import login_url
 from backend.pages.client_app import app_of
-from backend.pages.payment_choices import HOLD, WALLET, chosen, session_choices, top_up_choices
+from backend.pages.payment_choices import HOLD, WALLET, chosen, session_choices, top_up_offer
 from backend.pages.paying import ask_for_session, hand_over
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
@@ -87,5 +87,5 @@ def _scan_page(request: Request, db: Session, user: User | None, settings: Setti
                   mine=running if running and vendor and running.vendor_id == vendor.id else None,
                   unavailable=refusal_text(refusal) if refusal else None, max_top_up=MAX_TOP_UP,
                   choices=session_choices(request.app.state.payments, app), default_hold=DEFAULT_HOLD,
-                  pay_choices=top_up_choices(request.app.state.payments, app),
+                  pay_choices=top_up_offer(request.app.state.payments, app),
                   service_phone=settings.service_phone, next=f"/s/{token}")

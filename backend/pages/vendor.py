@@ -4,7 +4,7 @@ from fastapi import Request
 from backend.deps import SettingsDep, Vendor
 from backend.pages.client_app import app_of
 from backend.pages.errors import PageDb, page_router
-from backend.pages.payment_choices import top_up_choices
+from backend.pages.payment_choices import top_up_offer
 from backend.pages.rendering import render
 from backend.pages.wallet import wallet_summary
 from backend.payments.trail import money_trail
@@ -27,4 +27,4 @@ def vendor_home(request: Request, db: PageDb, vendor: Vendor, settings: Settings
                   running=[s for s in found if s.status.is_open], done=[s for s in found if not s.status.is_open],
                   point_names=point_names, movements=money_trail(db, vendor.id, SHOWN_MOVEMENTS),
                   max_top_up=MAX_TOP_UP, next="/me",
-                  pay_choices=top_up_choices(request.app.state.payments, app_of(request.headers.get("user-agent"))))
+                  pay_choices=top_up_offer(request.app.state.payments, app_of(request.headers.get("user-agent"))))

@@ -19,7 +19,7 @@ from backend.pages.form_keys import page_key
 from backend.pages.forms import FormData, parse
 from backend.pages.i18n import gettext
 from backend.pages.navigation import safe_next
-from backend.pages.payment_choices import chosen, top_up_choices
+from backend.pages.payment_choices import chosen, top_up_offer
 from backend.pages.paying import ask_for_top_up, hand_over
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
@@ -89,9 +89,11 @@ def top_up(request: Request, form: FormData, db: PageDb, vendor: Vendor, setting
 
 def _provider(request: Request, pay_with: str | None) -> PaymentProvider:
     """The provider of the choice the form sent; the default one where the page offers no choice (the demo)."""
-    choices = top_up_choices(request.app.state.payments, app_of(request.headers.get("user-agent")))
+    choices = top_up_offer(request.app.state.payments, app_of(request.headers.get("user-agent")))
+    if choices is None:
+        raise PaymentMethodUnavailable("nothing configured here takes a top-up in this browser")
     if not choices:
-        return request.app.state.payment_provider
+        return request.app.state.payment_provider  # the demo: there is no choice to make
     choice = chosen(choices, pay_with or choices[0].code)
     if choice is None:
         raise PaymentMethodUnavailable("the form chose a way of paying this page does not offer")
@@ -135,6 +137,6 @@ def _withdraw_once(db: Session, vendor: User, key: str | None, providers) -> Dec
 
 def _form(request: Request, db: Session, vendor: User, back: str, amount: str, error: str | None,
           status_code: int = 200) -> Response:
-    choices = top_up_choices(request.app.state.payments, app_of(request.headers.get("user-agent")))
+    choices = top_up_offer(request.app.state.payments, app_of(request.headers.get("user-agent")))
     return render(request, "top_up.html", status_code=status_code, user=vendor, next=back, amount=amount,
                   error=error, balance=wallet_balance(db, vendor.id), max_top_up=MAX_TOP_UP, pay_choices=choices)

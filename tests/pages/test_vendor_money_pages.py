@@ -4,7 +4,7 @@ from decimal import Decimal
 from backend.pages.client_app import ALIPAY, WECHAT, app_of
 from backend.pages.i18n import use_locale
 from backend.pages.money_words import hold_words, payment_words
-from backend.pages.payment_choices import HOLD, PREPAY, WALLET, session_choices, top_up_choices
+from backend.pages.payment_choices import HOLD, PREPAY, WALLET, session_choices, top_up_choices, top_up_offer
 from backend.payments.trail import SessionMoney
 from billing.payments.interface import Capabilities
 from billing.payments.models import Hold, HoldStatus
@@ -53,7 +53,9 @@ def test_inside_wechat_a_payment_needs_the_payers_openid_so_wechat_pay_ahead_is_
     assert ways(paid_ahead, WECHAT) == [(WALLET, WALLET), ("alipay", PREPAY)]
     assert [c.code for c in top_up_choices(paid_ahead, WECHAT)] == ["alipay"]
     assert [c.code for c in top_up_choices(paid_ahead, None)] == ["wechat", "alipay"]
-    assert top_up_choices(Providers(DemoProvider()), None) == []  # the demo: the page offers no choice
+    assert top_up_offer(Providers(DemoProvider()), None) == []  # the demo: the page offers no choice
+    wechat_only = Providers(type("WeChat", (AppProvider,), {"name": "wechat"})())
+    assert top_up_offer(wechat_only, WECHAT) is None  # nothing takes a top-up inside WeChat: the form says so
 
 
 def test_the_app_a_page_is_open_in_is_read_from_its_user_agent():
