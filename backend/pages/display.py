@@ -70,11 +70,6 @@ REJECTION_TEXT = {
     "internal_error": N_("Could not be applied"), "rate_limited": N_("Over the rate limit"),
     "unsorted": N_("Not classified"),
 }
-MOVEMENT_TEXT = {
-    "top_up": N_("Top-up"), "settlement": N_("Power used"), "adjustment": N_("Correction of a bill"),
-    "session_refund": N_("Refund"), "refund": N_("Sent back to the card"), "withdrawal": N_("Withdrawal"),
-    "hold_wallet_charge": N_("Power used (card hold too small for a card charge)"),
-}
 ROLE_TEXT = {"vendor": N_("Vendor"), "applicant": N_("Applicant"), "operator": N_("Operator")}
 CATEGORY_TEXT = {"agricultural": N_("Agricultural"), "commercial": N_("Commercial"),
                  "residential": N_("Residential")}
@@ -203,10 +198,6 @@ def alarm_kind(kind) -> str:
 
 def rejection_kind(kind) -> str:
     return _text(REJECTION_TEXT, kind)
-
-
-def movement(kind: str) -> str:
-    return _text(MOVEMENT_TEXT, kind)
 
 
 def role(value) -> str:

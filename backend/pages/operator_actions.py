@@ -14,7 +14,7 @@ from backend.pages.forms import FormData, parse
 from backend.pages.i18n import gettext
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
-from backend.pages.wallet import REQUEST_KEY
+from backend.pages.form_keys import REQUEST_KEY
 from backend.points import closing
 from backend.points import service as points
 from backend.sessions import service as sessions

@@ -20,7 +20,8 @@ from backend.sessions.refunds import RefundNotPossible
 from backend.tariffs import service as tariffs
 from backend.users import service as users
 from backend.wallet.service import NotThatMuchToWithdraw
-from backend.payments.endpoints import PaymentOrderNotFound, StatementDayNotOver
+from backend.payments.endpoints import PaymentOrderNotFound
+from backend.payments.statements import StatementDayNotOver
 from backend.webhooks.endpoints import ProviderNotConfigured, StripeNotConfigured
 from backend.pages.i18n import N_, gettext
 from billing.payments import holds, refunds, stripe_events, stripe_provider, withdrawals
@@ -75,7 +76,7 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     sessions.MeterOffline: Refusal(N_("The meter is offline at the moment."),
                                    N_("Try again in a minute; if it stays offline, call the service number.")),
     sessions.InsufficientBalance: Refusal(N_("There is not enough money to start."),
-                                          N_("Top up your balance, or pay with a card hold.")),
+                                          N_("Top up below, then start again.")),
     sessions.SessionNotStoppable: Refusal(N_("This session has already ended."), N_("See its receipt.")),
     sessions.NotAVendor: Refusal(N_("Only vendor accounts can switch power on."),
                                  N_("Sign in with a vendor account.")),
@@ -103,7 +104,8 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
         N_("Review the session in the list of sessions to review, then bill the period.")),
     alarms.InvalidPeriod: Refusal(N_("That period cannot be used."), N_("Choose an end after the start.")),
     UnknownMeter: Refusal(N_("There is no meter with this serial number.")),
-    PaymentDeclined: Refusal(N_("The payment was declined."), N_("Try another card, or top up your balance.")),
+    PaymentDeclined: Refusal(N_("The payment was declined, and nothing was charged."),
+                             N_("Try again, or choose another way to pay.")),
     stripe_provider.PaymentServiceUnavailable: Refusal(N_("The payment service cannot be reached right now."),
                                                        N_("Nothing was charged; try again in a minute.")),
     stripe_provider.BadSignature: Refusal(N_("The payment message could not be verified.")),
@@ -111,13 +113,14 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     StripeNotConfigured: Refusal(N_("Card payments are not set up here.")),
     ProviderNotConfigured: Refusal(N_("This payment service is not set up here.")),
     PaymentMethodUnavailable: Refusal(N_("This way of paying is not available here."),
-                                      N_("Pay from your balance instead.")),
+                                      N_("Choose one of the ways to pay this page offers.")),
     ConfirmInApp: Refusal(N_("This payment has to be confirmed in WeChat or Alipay."),
-                          N_("Open the page in the app and pay there, or pay from your balance.")),
+                          N_("Top up again from your page: it takes you to the app to confirm.")),
     PaymentOrderNotFound: Refusal(N_("There is no such payment."), N_("Open it from your own page.")),
-    StatementDayNotOver: Refusal(N_("That day's statement is not ready yet."), N_("Try again after midnight.")),
-    holds.HoldTooSmall: Refusal(N_("A card hold this small is not accepted."), N_("Hold a larger amount.")),
-    holds.HoldClosed: Refusal(N_("This card hold was already settled.")),
+    StatementDayNotOver: Refusal(N_("That day's statement is not ready yet."),
+                                 N_("Choose a day before today; a day's statement comes out the next morning.")),
+    holds.HoldTooSmall: Refusal(N_("A hold this small is not accepted."), N_("Hold a larger amount.")),
+    holds.HoldClosed: Refusal(N_("This hold was already settled.")),
     refunds.NothingToRefund: Refusal(N_("There is nothing left to refund."),),
     refunds.RefundTooLarge: Refusal(N_("That is more than can be refunded."), N_("Enter a smaller amount.")),
     refunds.RefundExceedsBalance: Refusal(N_("The wallet holds less than that."), N_("Enter a smaller amount.")),

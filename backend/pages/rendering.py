@@ -8,7 +8,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from starlette.responses import Response
 
-from backend.pages import display, i18n
+from backend.pages import display, i18n, money_words
 from backend.pages.csrf import csrf_field, csrf_token
 from backend.pages.flash import clear_flash, peek_flash
 from backend.pages.navigation import role_home
@@ -28,7 +28,9 @@ templates.env.filters.update(
     session_status=display.session_status, stop_reason=display.stop_reason, purpose=display.purpose,
     sentence=display.sentence, period=display.period, clock=display.clock, line_kind=display.line_kind,
     alarm_kind=display.alarm_kind, rejection_kind=display.rejection_kind, role=display.role,
-    category=display.category, movement=display.movement, volts=display.volts, amps=display.amps,
+    category=display.category, volts=display.volts, amps=display.amps, provider_name=money_words.provider_name,
+    trail_label=money_words.trail_label, trail_where=money_words.trail_where, trail_badge=money_words.trail_badge,
+    refund_state=money_words.refund_state,
 )
 # Each rendered money form carries its own key, so a double tap or a resend on a weak network moves money once.
 templates.env.globals.update(role_home=role_home, new_request_key=lambda: uuid.uuid4().hex, csrf_field=csrf_field,

@@ -13,7 +13,9 @@ from backend.pages import (
     operator,
     operator_actions,
     operator_meters,
+    operator_payments,
     operator_search,
+    paying,
     point_pages,
     scan,
     session_pages,
@@ -24,8 +26,9 @@ from backend.pages import (
 from backend.reconciliation import pages as reconciliation_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGE_MODULES = (home, language, account, scan, wallet, session_pages, vendor, applicant, point_pages, operator,
-                operator_meters, operator_actions, operator_search, label_sheet, tariff_pages, reconciliation_pages)
+PAGE_MODULES = (home, language, account, scan, wallet, paying, session_pages, vendor, applicant, point_pages, operator,
+                operator_meters, operator_actions, operator_search, operator_payments, label_sheet, tariff_pages,
+                reconciliation_pages)
 
 
 def mount(app: FastAPI) -> None:

@@ -12,7 +12,9 @@ from backend.pages.errors import PageDb, discard_work, error_page, page_router
 from backend.pages.forms import FormData, parse
 from backend.pages.i18n import gettext
 from backend.pages.navigation import login_url
-from backend.pages.payment_choices import WALLET, payment_choices
+from backend.pages.client_app import app_of
+from backend.pages.payment_choices import HOLD, WALLET, chosen, session_choices, top_up_offer
+from backend.pages.paying import ask_for_session, hand_over
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 from backend.pages.wallet import wallet_summary
@@ -23,10 +25,10 @@ from backend.sessions import service as sessions
 from backend.sessions.models import SessionStart
 from backend.users.models import Role, User
 from billing.payments.models import MAX_TOP_UP
-from billing.payments.providers import PayWith
+from billing.payments.providers import PaymentMethodUnavailable
 
 router = page_router()
-DEFAULT_HOLD = Decimal("50")
+DEFAULT_HOLD = Decimal("20")
 
 
 @router.get("/s/{token}")
@@ -37,37 +39,37 @@ def scan(token: str, request: Request, db: PageDb, user: MaybeUser, settings: Se
 
 @router.post("/s/{token}/start")
 def start(token: str, request: Request, form: FormData, db: PageDb, user: MaybeUser, settings: SettingsDep):
-    """Start a session on this outlet (from the balance, or with a card hold), then watch it live."""
+    """Start a session on this outlet: from the balance, with a card hold, or paid in WeChat Pay / Alipay."""
     if user is None:
         return RedirectResponse(login_url(f"/s/{token}"), status_code=303)
     if user.role != Role.vendor:
         return _scan_page(request, db, user, settings, token, gettext("Only vendor accounts can switch power on."),
                           403)
-    hold, provider = None, request.app.state.payment_provider
-    pay_with = form.get("pay_with", WALLET)
-    if pay_with != WALLET:
-        body, errors = parse(SessionStart, {"outlet_token": token, "hold_amount": form.get("hold_amount", "")},
-                             ("outlet_token", "hold_amount"))
-        if body is None or body.hold_amount is None:
-            why = errors.get("hold_amount") or gettext("Required")
-            return _scan_page(request, db, user, settings, token, gettext("Card hold: %(why)s.", why=why), 422)
-        hold = body.hold_amount
+    choice = chosen(session_choices(request.app.state.payments, app_of(request.headers.get("user-agent"))),
+                    form.get("pay_with", WALLET))
     try:
-        if hold is not None:
-            provider = request.app.state.payments.chosen(_pay_with(pay_with))
+        if choice is None:
+            raise PaymentMethodUnavailable("the form chose a way of paying this page does not offer")
+        if choice.way == WALLET:
+            session = sessions.start_session(db, user, token, settings.min_start_balance,
+                                             settings.command_timeout_seconds)
+            return RedirectResponse(f"/sessions/{session.id}", status_code=303)
+        body, errors = parse(SessionStart, {"outlet_token": token, "provider": choice.code,
+                                            "hold_amount": form.get(f"amount_{choice.code}", "")},
+                             ("outlet_token", "provider", "hold_amount"))
+        if body is None:
+            why = errors.get("hold_amount") or errors.get("outlet_token") or gettext("Required")
+            return _scan_page(request, db, user, settings, token, f"{gettext(choice.label)}: {why}", 422)
+        provider = request.app.state.payments.chosen(body.provider)
+        if not provider.capabilities.instant:
+            asked = ask_for_session(request, db, user, body, provider, choice.way == HOLD, form.get("request_key", ""))
+            return hand_over(request, settings, asked, f"/s/{token}")
         session = sessions.start_session(db, user, token, settings.min_start_balance, settings.command_timeout_seconds,
-                                         hold, provider)
+                                         body.hold_amount, provider)
     except ScanPowerError as exc:
         discard_work(db)
         return _scan_page(request, db, user, settings, token, refusal_text(exc), exc.status_code)
     return RedirectResponse(f"/sessions/{session.id}", status_code=303)
-
-
-def _pay_with(value: str) -> PayWith:
-    try:
-        return PayWith(value)
-    except ValueError:
-        return PayWith.card  # an unknown choice is refused like an unconfigured one
 
 
 def _scan_page(request: Request, db: Session, user: User | None, settings: Settings, token: str,
@@ -77,11 +79,13 @@ def _scan_page(request: Request, db: Session, user: User | None, settings: Setti
     except OutletNotFound as exc:
         return error_page(request, 404, refusal_text(exc), title=gettext("Unknown QR code"))
     vendor = user if user is not None and user.role == Role.vendor else None
+    app = app_of(request.headers.get("user-agent"))
     running = sessions.open_session_on_outlet(db, points.outlet_by_token(db, token).id)
     refusal = sessions.outlet_refusal(db, points.outlet_by_token(db, token))
     return render(request, "scan.html", status_code=status_code, user=user, outlet=outlet, error=error,
                   wallet=wallet_summary(db, vendor, settings) if vendor else None,
                   mine=running if running and vendor and running.vendor_id == vendor.id else None,
                   unavailable=refusal_text(refusal) if refusal else None, max_top_up=MAX_TOP_UP,
-                  choices=payment_choices(request.app.state.payments), default_hold=DEFAULT_HOLD,
+                  choices=session_choices(request.app.state.payments, app), default_hold=DEFAULT_HOLD,
+                  pay_choices=top_up_offer(request.app.state.payments, app),
                   service_phone=settings.service_phone, next=f"/s/{token}")

@@ -15,7 +15,9 @@ from backend.pages.navigation import login_url, safe_next
 from backend.pages.receipt_view import receipt_view
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
-from backend.pages.session_words import limit_words, notices, payment_words
+from backend.pages.money_words import money_back, payment_words
+from backend.pages.session_words import limit_words, notices
+from backend.payments.trail import session_money
 from backend.points import service as points
 from backend.sessions import service as sessions
 from backend.sessions.models import SessionStatus, UsageSession
@@ -32,7 +34,7 @@ def live(session_id: BigId, request: Request, db: PageDb, user: CurrentUser):
     public = session_public(session)
     return render(request, "session.html", user=user, session=public, figures=live_figures(session),
                   point=points.get_point(db, session.point_id), can_stop=_may_stop(user, session),
-                  limit=limit_words(public), paid=payment_words(sessions.hold_of(db, session.id)),
+                  limit=limit_words(public), paid=payment_words(session_money(db, session)),
                   confirm_stop=user.id != session.vendor_id)
 
 
@@ -84,10 +86,10 @@ def receipt(session_id: BigId, request: Request, db: PageDb, user: CurrentUser, 
     session = sessions.visible_session(db, user, session_id)
     if session.status != SessionStatus.completed:
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
-    public = session_public(session)
+    public, money = session_public(session), session_money(db, session)
     return render(request, "receipt.html", user=user, session=public, point=points.get_point(db, session.point_id),
-                  bill=receipt_view(db, session), notices=notices(public),
-                  paid=payment_words(sessions.hold_of(db, session.id)), service_phone=settings.service_phone,
+                  bill=receipt_view(db, session), notices=notices(public), paid=payment_words(money),
+                  money_back=money_back(money), service_phone=settings.service_phone,
                   operator=user.role == Role.operator)
 
 

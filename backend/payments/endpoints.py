@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from backend.core.api_errors import SIGNED_IN, WITH_ROLE, ApiRoute, refusals
-from backend.core.clock import local_today
 from backend.core.errors import NotFound
 from backend.deps import CurrentUser, Operator, SessionDep
 from backend.payments import views
 from backend.payments.deps import Payments
 from backend.payments.schemas import PaymentOrderPublic, ReconciliationPublic
-from backend.payments.statements import reconcile_day
+from backend.payments import statements
+from backend.payments.statements import StatementDayNotOver
 from backend.users.models import Role
 from billing.payments.holds import hold_by_intent
 from billing.payments.interface import PaymentServiceUnavailable
@@ -25,10 +25,6 @@ ProviderName = Annotated[str, Path(pattern=r"^(stripe|wechat|alipay)$")]
 
 class PaymentOrderNotFound(NotFound):
     pass
-
-
-class StatementDayNotOver(PaymentOrderNotFound):
-    """A statement exists only for a day that has ended (in China time)."""
 
 
 @router.get("/orders/{order_no}", response_model=PaymentOrderPublic,
@@ -51,11 +47,6 @@ def read_reconciliation(db: SessionDep, operator: Operator) -> ReconciliationPub
              responses=refusals(*WITH_ROLE, PaymentMethodUnavailable, StatementDayNotOver, PaymentServiceUnavailable))
 def reconcile_now(provider: ProviderName, day: date, db: SessionDep, operator: Operator,
                   payments: Payments) -> ReconciliationPublic:
-    """Fetch one provider's statement of a past day now and compare it with the books (operators)."""
-    if day >= local_today():
-        raise StatementDayNotOver(f"the statement of {day} is not out yet; days before {local_today()} have one")
-    chosen = payments.named(provider)
-    if not chosen.capabilities.statement:
-        raise PaymentMethodUnavailable(f"{provider} has no daily statement; its books follow its events")
-    reconcile_day(db, chosen, day)
+    """Fetch one provider's statement of a past day now and compare it with the books (operators; audited)."""
+    statements.reconcile_now(db, payments, provider, day, operator)
     return views.reconciliation_public(db)

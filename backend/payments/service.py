@@ -30,6 +30,7 @@ from billing.payments.service import close_payment, credit_top_up, order_payment
 
 log = logging.getLogger(__name__)
 ASK_AFTER = timedelta(minutes=1)  # a notification normally comes within seconds; then ask
+ASK_AGAIN_AFTER = timedelta(seconds=3)  # a payer waiting on a page: ask at most this often
 GIVE_UP_AFTER = timedelta(minutes=35)  # orders expire at the provider after 30 minutes; then close them
 
 
@@ -52,13 +53,17 @@ def request_top_up(db: Session, vendor: User, amount: Decimal, provider: Payment
 
 
 def request_session_payment(db: Session, vendor: User, outlet_token: str, amount: Decimal,
-                            provider: PaymentProvider, payer: Payer, idempotency_key: str | None) -> Requested:
+                            provider: PaymentProvider, payer: Payer, idempotency_key: str | None, *,
+                            hold: bool = True) -> Requested:
     """Pay for one session in the app: a hold where the provider has one (支付分, 资金预授权), else paid ahead
-    and the unused part refunded at once. The session starts when the provider confirms."""
+    and the unused part refunded at once. The session starts when the provider confirms.
+
+    `hold=False` pays ahead even where the provider could hold: the payer's browser cannot confirm a hold
+    (支付分 and 资金预授权 are confirmed only inside WeChat and Alipay)."""
     if vendor.role.value != "vendor":
         raise sessions.NotAVendor("only vendor accounts can switch power on")
     outlet = sessions.check_startable(db, outlet_token, amount)
-    if provider.capabilities.hold:
+    if hold and provider.capabilities.hold:
         hold, checkout = holds.ask_for_hold(db, vendor.id, amount, provider, outlet.id, payer, idempotency_key)
         return _requested(hold.external_id, provider, "hold", amount, hold.status.value, checkout)
     payment, checkout = order_payment(db, vendor.id, amount, provider, PaymentPurpose.session, payer,
@@ -178,6 +183,20 @@ def recover_pending(db: Session, providers: Providers, settings: Settings, now: 
             finish_refund(db, found.external_id, result.state.value == "succeeded", result.reason or "queried")
             touched.append(found.external_id)
     return touched
+
+
+def check_now(db: Session, providers: Providers, row: Payment | Hold, settings: Settings,
+              now: datetime) -> Payment | Hold:
+    """The query fallback for one order whose payer is back on our page before its notification came:
+    ask the provider (at most every few seconds), then complete or close it as `recover_pending` would."""
+    pending = row.status in (PaymentStatus.pending, HoldStatus.pending)
+    asked_lately = row.checked_at is not None and as_utc(row.checked_at) > now - ASK_AGAIN_AFTER
+    if not pending or asked_lately or not _in_app(providers, row):
+        return row
+    state = _ask(providers, row, now)  # holding no lock, as recover_pending
+    _lock(db, row)
+    _apply(db, row, state, settings, now)
+    return db.get(type(row), row.id, populate_existing=True)
 
 
 def _in_app(providers: Providers, row: Payment | Hold) -> bool:

@@ -91,14 +91,19 @@ def _refunds(providers: Providers, name: str) -> bool:
 
 def refunded(db: Session, session: UsageSession) -> Decimal:
     """Everything refunded for this session so far, to the wallet or to the card."""
-    to_wallet = db.exec(select(func.sum(Posting.amount)).join(JournalEntry, Posting.entry_id == JournalEntry.id)
-                        .where(JournalEntry.session_id == session.id, JournalEntry.kind == "session_refund",
-                               Posting.amount > 0)).one()
     hold = hold_of(db, session.id)
     to_hold = Decimal(0)
     if hold is not None:
         to_hold = refunded_total(db, hold.external_id)
-    return Decimal(to_wallet or 0) + to_hold
+    return refunded_to_wallet(db, session.id) + to_hold
+
+
+def refunded_to_wallet(db: Session, session_id: int) -> Decimal:
+    """What operators refunded of this session into the vendor's wallet."""
+    to_wallet = db.exec(select(func.sum(Posting.amount)).join(JournalEntry, Posting.entry_id == JournalEntry.id)
+                        .where(JournalEntry.session_id == session_id, JournalEntry.kind == "session_refund",
+                               Posting.amount > 0)).one()
+    return Decimal(to_wallet or 0)
 
 
 def _refund_entries(session: UsageSession):

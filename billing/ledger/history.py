@@ -15,18 +15,20 @@ class Movement:
     amount: Decimal  # into the account (+) or out of it (−)
     session_id: int | None
     balance_after: Decimal
+    key: str = ""  # the entry's idempotency key: names the payment or refund behind it (topup:…, refund:…)
 
 
 def movements(db: Session, account: LedgerAccount | None, limit: int = 50) -> list[Movement]:
     """The latest `limit` postings of the account with the balance after each, newest first."""
     if account is None:
         return []
-    query = (select(JournalEntry.created_at, JournalEntry.kind, Posting.amount, JournalEntry.session_id)
+    query = (select(JournalEntry.created_at, JournalEntry.kind, Posting.amount, JournalEntry.session_id,
+                    JournalEntry.idempotency_key)
              .join(JournalEntry, Posting.entry_id == JournalEntry.id)
              .where(Posting.account_id == account.id).order_by(Posting.id))
     rows = list(db.exec(query))
     found, balance = [], Decimal("0.00")
-    for at, kind, amount, session_id in rows:
+    for at, kind, amount, session_id, key in rows:
         balance += amount
-        found.append(Movement(at, kind, amount, session_id, balance))
+        found.append(Movement(at, kind, amount, session_id, balance, key))
     return found[::-1][:limit]

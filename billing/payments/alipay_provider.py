@@ -146,7 +146,7 @@ class AlipayProvider:
         answer = self._server("ask for the bill", "alipay.data.dataservice.bill.downloadurl.query",
                               {"bill_type": "trade", "bill_date": f"{day:%Y-%m-%d}"})
         if answer.get("code") != SUCCESS:
-            if "BILL_NOT_EXIST" in answer.get("sub_code", ""):
+            if "BILL_NOT_EXIST" in answer.get("sub_code", "").upper():  # Alipay says isp.bill_not_exist
                 return []
             raise PaymentServiceUnavailable(f"Alipay could not give the bill: {_words(answer)}")
         try:

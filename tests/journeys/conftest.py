@@ -26,25 +26,35 @@ def steady_loads(meter: DemoMeter) -> dict:
     return demo_loads(meter)
 
 
+def running_site(_databases, broker_url, **settings):
+    """`scanpower run` as a person meets it: the demo site, its meters simulated over MQTT; `settings` on top."""
+    database_url = _databases.new()
+    run = uuid.uuid4().hex[:8]
+    port = free_port()
+    chosen = Settings(database_url=database_url, mqtt_url=broker_url, mqtt_topic_prefix=f"spweb-{run}/v1",
+                      gateway_client_id=f"gw-web-{run}", http_port=port, public_base_url=f"http://127.0.0.1:{port}",
+                      secret_key=f"journeys-{run}-0123456789abcdefghijklmnop", command_timeout_seconds=10, **settings)
+    platform = Platform(chosen, demo=True, simulate=True, choose_loads=steady_loads).start()
+    try:
+        yield platform
+    finally:
+        platform.stop()
+        _databases.drop(database_url)
+
+
 # Per module, not per session: the demo's simulated meters use fixed MQTT client ids (their serials), so two
 # platforms alive at once on one broker would take each other's meters off (tests/test_end_to_end.py runs one).
 @pytest.fixture(scope="module")
 def site(_databases, broker_url):
-    """`scanpower run` as a person meets it: the demo site, its meters simulated over MQTT."""
-    database_url = _databases.new()
-    run = uuid.uuid4().hex[:8]
-    port = free_port()
-    settings = Settings(database_url=database_url, mqtt_url=broker_url, mqtt_topic_prefix=f"spweb-{run}/v1",
-                        gateway_client_id=f"gw-web-{run}", http_port=port, public_base_url=f"http://127.0.0.1:{port}",
-                        secret_key=f"journeys-{run}-0123456789abcdefghijklmnop", command_timeout_seconds=10)
-    platform = Platform(settings, demo=True, simulate=True, choose_loads=steady_loads).start()
-    yield platform
-    platform.stop()
-    _databases.drop(database_url)
+    yield from running_site(_databases, broker_url)
 
 
 @pytest.fixture(scope="module")
 def market_outlets(site) -> list[str]:
+    return night_market_outlets(site)
+
+
+def night_market_outlets(site) -> list[str]:
     """The QR tokens of the night market's outlets, once its meter is online."""
     with Session(site.engine) as db:
         market = db.exec(select(MeteringPoint).where(MeteringPoint.purpose == Purpose.night_market)).first()

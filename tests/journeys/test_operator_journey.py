@@ -1,6 +1,6 @@
 """The operator, on a phone and at a desk, in Chinese and in English: the overview with its map, an application
 approved, the meter's commissioning sheet shown once, the meter's curves, a tariff previewed, a running session
-stopped after a confirmation, the audit log, a search. And the API's own page, /docs."""
+stopped after a confirmation, the audit log, the reconciliation, a search. And the API's own page, /docs."""
 from datetime import timedelta
 
 import httpx
@@ -101,6 +101,12 @@ def test_an_operator_approves_commissions_watches_and_stops(site, market_outlets
         expect(page.locator("tbody tr").first).to_contain_text(words("停止用电", "stopped a session"))
         expect(page.get_by_text(words("批准用电点", "approved a point")).first).to_be_visible()
         journey.shot("audit")
+        journey.check_accessibility()
+
+        page.get_by_role("link", name=words("对账", "Reconciliation"), exact=True).click()
+        expect(page.get_by_role("heading", name=words("对账", "Reconciliation"), exact=True)).to_be_visible()
+        expect(page.get_by_text(words("尚未核对任何对账单", "No statement checked yet"), exact=False)).to_be_visible()
+        journey.shot("reconciliation")
         journey.check_accessibility()
 
         page.goto(f"{base}/operator")

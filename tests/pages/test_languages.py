@@ -107,7 +107,7 @@ def test_operator_pages_in_chinese_show_no_english(app, world, pending_point, se
         for path in ("/operator", "/operator/live", "/operator/tariffs", "/operator/tariffs/new",
                      f"/operator/meters/{meter.id}", f"/operator/meters/{meter.id}/commissioning",
                      f"/sessions/{running}/stop", f"/operator/points/{world.point_id}/close", "/operator/audit",
-                     "/operator/search?q=138", "/operator/search?q=nothing-like-this"):
+                     "/operator/payments", "/operator/search?q=138", "/operator/search?q=nothing-like-this"):
             _no_english(operator, path, data=DATA + (meter.mqtt_password, "nothing-like-this"))
         tariffs = operator.get("/operator/tariffs/1/edit")
         assert not english_words(tariffs.text, DATA + ("summer_winter", "spring_autumn"))

@@ -1,10 +1,12 @@
-"""The vendor's money on the pages: ways to pay, a card hold worded as a hold, withdrawal, history, receipts."""
+"""The vendor's money on the pages: ways to pay, a hold worded as a hold, withdrawal, history, receipts."""
 from decimal import Decimal
 
+from backend.pages.client_app import ALIPAY, WECHAT, app_of
 from backend.pages.i18n import use_locale
-from backend.pages.payment_choices import WALLET, payment_choices
+from backend.pages.money_words import hold_words, payment_words
+from backend.pages.payment_choices import HOLD, PREPAY, WALLET, session_choices, top_up_choices, top_up_offer
+from backend.payments.trail import SessionMoney
 from billing.payments.interface import Capabilities
-from backend.pages.session_words import payment_words
 from billing.payments.models import Hold, HoldStatus
 from billing.payments.providers import DemoProvider, Providers
 from billing.wallet.service import wallet_balance
@@ -18,42 +20,76 @@ class CardProvider(DemoProvider):
 
 
 class AppHoldProvider(DemoProvider):
-    """A provider whose holds are confirmed in its app (WeChat Pay's 支付分): not offered on the scan page's form."""
+    """A provider whose holds are confirmed in its app (WeChat Pay's 支付分)."""
 
     name = "wechat"
     capabilities = Capabilities(instant=False, hold=True, refund=True, statement=True)
 
 
-def test_the_wallet_is_always_a_way_to_pay_and_a_hold_where_a_provider_can_place_one_at_once():
-    assert [c.code for c in payment_choices(Providers(DemoProvider()))] == [WALLET]
-    assert [c.code for c in payment_choices(Providers(DemoProvider(), CardProvider()))] == [WALLET, "card"]
-    assert [c.code for c in payment_choices(Providers(AppHoldProvider()))] == [WALLET]
+class AppProvider(DemoProvider):
+    """A provider paid in its app that cannot hold (Alipay without 资金预授权)."""
+
+    name = "alipay"
+    capabilities = Capabilities(instant=False, hold=False, refund=True, statement=True)
 
 
-def test_a_card_hold_reads_as_a_hold_until_it_is_captured():
+def ways(providers: Providers, app: str | None) -> list[tuple[str, str]]:
+    return [(c.code, c.way) for c in session_choices(providers, app)]
+
+
+def test_the_wallet_is_always_a_way_to_pay_and_each_provider_joins_as_it_can_pay_here():
+    assert ways(Providers(DemoProvider()), None) == [(WALLET, WALLET)]
+    assert ways(Providers(DemoProvider(), CardProvider()), None) == [(WALLET, WALLET), ("card", HOLD)]
+    everything = Providers(CardProvider(), AppHoldProvider(), AppProvider())
+    # In a phone's browser a 支付分 hold cannot be confirmed: WeChat Pay is paid ahead there (H5).
+    assert ways(everything, None) == [(WALLET, WALLET), ("card", HOLD), ("wechat", PREPAY), ("alipay", PREPAY)]
+    # Inside WeChat, 支付分 holds; inside Alipay, WeChat's H5 payment still opens, Alipay without 预授权 pays ahead.
+    assert ways(everything, WECHAT) == [(WALLET, WALLET), ("card", HOLD), ("wechat", HOLD), ("alipay", PREPAY)]
+    assert ways(everything, ALIPAY) == [(WALLET, WALLET), ("card", HOLD), ("wechat", PREPAY), ("alipay", PREPAY)]
+
+
+def test_inside_wechat_a_payment_needs_the_payers_openid_so_wechat_pay_ahead_is_not_offered_there():
+    paid_ahead = Providers(AppProvider(), type("WeChat", (AppProvider,), {"name": "wechat"})())
+    assert ways(paid_ahead, WECHAT) == [(WALLET, WALLET), ("alipay", PREPAY)]
+    assert [c.code for c in top_up_choices(paid_ahead, WECHAT)] == ["alipay"]
+    assert [c.code for c in top_up_choices(paid_ahead, None)] == ["wechat", "alipay"]
+    assert top_up_offer(Providers(DemoProvider()), None) == []  # the demo: the page offers no choice
+    wechat_only = Providers(type("WeChat", (AppProvider,), {"name": "wechat"})())
+    assert top_up_offer(wechat_only, WECHAT) is None  # nothing takes a top-up inside WeChat: the form says so
+
+
+def test_the_app_a_page_is_open_in_is_read_from_its_user_agent():
+    assert app_of("Mozilla/5.0 (iPhone) AppleWebKit Mobile/15E148 MicroMessenger/8.0.47 NetType/4G") == WECHAT
+    assert app_of("Mozilla/5.0 (Linux; Android 13) AlipayDefined(nt:4G) AliApp(AP/10.5.36) AlipayClient/10.5") == ALIPAY
+    assert app_of("Mozilla/5.0 (Linux; Android 13) Chrome/120 Mobile Safari/537.36") is None
+    assert app_of(None) is None
+
+
+def test_a_hold_reads_as_a_hold_until_it_is_captured():
     with use_locale("en"):
-        _card_hold_words()
+        _hold_words()
     with use_locale("zh_CN"):
-        assert "只是冻结，并未扣款" in payment_words(Hold(user_id=1, external_id="pi", amount=Decimal("9")))
+        assert "只是冻结，并未扣款" in hold_words(Hold(user_id=1, external_id="pi", amount=Decimal("9")))
+        waiting = Hold(user_id=1, provider="wechat", external_id="o", amount=Decimal("20"), status=HoldStatus.pending)
+        assert hold_words(waiting).startswith("微信支付分")
 
 
-def _card_hold_words():
+def _hold_words():
     hold = Hold(user_id=1, external_id="pi_1", amount=Decimal("50.00"))
-    assert "not charged" in payment_words(hold) and "Card hold of ¥50.00" in payment_words(hold)
+    assert "not charged" in hold_words(hold) and "Card hold of ¥50.00" in hold_words(hold)
     captured = Hold(user_id=1, external_id="pi_1", amount=Decimal("50.00"), status=HoldStatus.captured,
                     captured_amount=Decimal("3.20"))
-    assert payment_words(captured) == "Card hold of ¥50.00: ¥3.20 charged, ¥46.80 released."
+    assert hold_words(captured) == "Card hold of ¥50.00: ¥3.20 charged, ¥46.80 released."
     waiting = Hold(user_id=1, provider="wechat", external_id="o_1", amount=Decimal("20.00"), status=HoldStatus.pending)
-    assert payment_words(waiting) == "WeChat Pay hold of ¥20.00: waiting for you to confirm it in the app."
-    assert payment_words(None) == "Paid from your balance."
+    assert hold_words(waiting) == "WeChat Pay Score hold of ¥20.00: waiting for you to confirm it in the app."
+    wallet = SessionMoney(None, None, None, [], Decimal("0.00"), Decimal("0.00"))
+    assert payment_words(wallet) == "Paid from your balance."
 
 
-def test_asking_for_a_card_hold_where_none_can_be_placed_says_to_pay_from_the_balance(vendor, world, db):
-    page = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card", "hold_amount": "30"})
+def test_asking_for_a_way_to_pay_the_page_does_not_offer_is_refused_plainly(vendor, world, db):
+    page = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card", "amount_card": "30"})
     assert page.status_code == 409
-    assert "This way of paying is not available here. Pay from your balance instead." in page.text
-    bad = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "card", "hold_amount": "0.001"})
-    assert bad.status_code == 422 and "Card hold: At most 2 decimal places." in bad.text
+    assert "This way of paying is not available here. Choose one of the ways to pay this page offers." in page.text
     assert world.sink.sent == []
 
 

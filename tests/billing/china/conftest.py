@@ -23,12 +23,11 @@ from backend.sessions import service as sessions
 from backend.sessions.models import UsageSession
 from backend.users.models import Role, User
 from billing.ledger import service as ledger
-from billing.payments.alipay_provider import AlipayProvider
 from billing.payments.providers import Providers
-from billing.payments.wechat_provider import WeChatPayProvider
 from tests import factories
-from tests.billing.fakes.alipay import APP_ID, FakeAlipay
-from tests.billing.fakes.wechat import APPID, MCHID, MERCHANT_SERIAL, SERVICE_ID, Delivery, FakeWeChatPay
+from tests.billing.fakes.alipay import FakeAlipay
+from tests.billing.fakes.configured import alipay_provider, wechat_provider
+from tests.billing.fakes.wechat import Delivery, FakeWeChatPay
 
 PASSWORD = "password-123"
 
@@ -45,19 +44,6 @@ def fake_alipay():
     fake = FakeAlipay()
     yield fake
     fake.stop()
-
-
-def wechat_provider(fake: FakeWeChatPay, payscore: bool, **overrides) -> WeChatPayProvider:
-    options = dict(public_key=fake.platform.public_pem, public_key_id=fake.public_key_id,
-                   payscore_service_id=SERVICE_ID if payscore else "", api_base=fake.url) | overrides
-    return WeChatPayProvider(MCHID, APPID, fake.apiv3_key, fake.merchant.private_pem, MERCHANT_SERIAL,
-                             "https://power.example.cn/api/v1/webhooks/wechat", **options)
-
-
-def alipay_provider(fake: FakeAlipay, preauth: bool) -> AlipayProvider:
-    return AlipayProvider(APP_ID, fake.app.private_pem, fake.alipay.public_pem,
-                          "https://power.example.cn/api/v1/webhooks/alipay", "https://power.example.cn/me",
-                          preauth=preauth, gateway=fake.gateway)
 
 
 @dataclass

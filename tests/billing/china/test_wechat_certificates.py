@@ -3,7 +3,7 @@ import pytest
 
 from backend.core.clock import utcnow
 from billing.payments.interface import NotificationKind, Order, OrderState, PaymentServiceUnavailable
-from tests.billing.china.conftest import wechat_provider
+from tests.billing.fakes.configured import wechat_provider
 from tests.billing.fakes.keys import KeyPair, certificate_pem
 from tests.billing.fakes.wechat import FakeWeChatPay
 

@@ -2,7 +2,9 @@
 signs its answers and notifications with the platform key, and encrypts resources with the APIv3 key.
 
 `pay`, `confirm_payscore`, `collect_payscore` and `finish_refund` play the payer's phone and WeChat's own
-back office; each returns the notification WeChat would send, for the test to deliver (or not).
+back office; each returns the notification WeChat would send, for the test to deliver (or not). With
+`open_cashier()`, the h5_url it hands out is its own page, where a browser pays: then it posts the notification
+to the order's notify_url itself and sends the browser back to the merchant's redirect_url, as WeChat does.
 """
 import base64
 import gzip
@@ -13,8 +15,11 @@ import secrets
 import threading
 import time
 import uuid
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import escape
+from urllib.error import URLError
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +33,12 @@ from tests.billing.fakes.server import FakeServer
 
 MCHID, APPID, SERVICE_ID = "1900000109", "wxd678efh567hg6787", "500001"
 MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+CASHIER = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>微信支付</title></head>
+<body style="font-family: sans-serif; text-align: center; padding: 24px"><h1>微信支付</h1><p>{description}</p>
+<p style="font-size: 2rem" data-fen="{fen}">¥{yuan}</p><form method="post" action="/h5pay">
+<input type="hidden" name="prepay_id" value="{prepay}"><input type="hidden" name="redirect_url" value="{back}">
+<button type="submit" style="font-size: 1.2rem; padding: 12px 32px">确认支付</button></form></body></html>"""
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,14 @@ class FakeWeChatPay:
         self.refusing_refunds_of: set[str] = set()  # out_trade_nos whose refunds WeChat refuses at once
         self.refunds_succeed_at_once = False
         self.bills: dict[str, bytes] = {}
+        self.prepays: dict[str, str] = {}  # prepay_id -> out_trade_no
+        self.h5_base = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb"
         self.lock = threading.RLock()
         self.server = FakeServer(self._route)
+
+    def open_cashier(self) -> None:
+        """Hand out h5_urls to this server's own cashier page, for a real browser to pay on."""
+        self.h5_base = f"{self.url}/h5pay"
 
     # ---- what the provider under test is configured with
 
@@ -178,6 +195,8 @@ class FakeWeChatPay:
     # ---- the HTTP API
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: bytes):
+        if path.startswith("/h5pay"):
+            return self._cashier(method, path, body)
         if path.startswith("/v3/billdownload/"):
             token = parse_qs(urlsplit(path).query)["token"][0]
             return 200, {"Content-Type": "application/octet-stream"}, self.bills[token]
@@ -231,9 +250,26 @@ class FakeWeChatPay:
         if trade is None:
             self.trades[number] = Trade(number, data["amount"]["total"], data["notify_url"], data["description"])
         prepay = "wx" + hashlib.sha256(number.encode()).hexdigest()[:30]
+        self.prepays[prepay] = number
         if kind == "jsapi":
             return self._answer(200, {"prepay_id": prepay})
-        return self._answer(200, {"h5_url": f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay}"})
+        return self._answer(200, {"h5_url": f"{self.h5_base}?prepay_id={prepay}"})
+
+    def _cashier(self, method: str, path: str, body: bytes):
+        """WeChat's H5 cashier in a phone's browser: the order and a pay button; paying notifies, then goes back."""
+        fields = {k: v[0] for k, v in parse_qs(urlsplit(path).query or body.decode()).items()}
+        with self.lock:
+            number = self.prepays.get(fields.get("prepay_id", ""))
+            trade = self.trades.get(number) if number else None
+        if trade is None:
+            return 404, {"Content-Type": "text/plain; charset=utf-8"}, "订单不存在".encode()
+        if method == "POST":
+            _post(trade.notify_url, self.pay(number))
+            return 303, {"Location": fields.get("redirect_url") or "about:blank"}, b""
+        page = CASHIER.format(description=escape(trade.description), fen=trade.total,
+                              yuan=f"{trade.total // 100}.{trade.total % 100:02d}",
+                              prepay=escape(fields["prepay_id"]), back=escape(fields.get("redirect_url", "")))
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
     def _refund_create(self, data: dict):
         number = data["out_refund_no"]
@@ -354,6 +390,16 @@ class FakeWeChatPay:
 
 def _now() -> str:
     return datetime.now(LOCAL_TZ).isoformat(timespec="seconds")
+
+
+def _post(url: str, delivery: Delivery) -> None:
+    """Deliver a notification as WeChat does; an unreachable merchant is left to its query fallback."""
+    request = urllib.request.Request(url, data=delivery.body, method="POST",
+                                     headers=delivery.headers | {"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except (URLError, OSError):
+        pass
 
 
 def bill_row(when: str, transaction: str, trade: str, state: str, total: int, refund_id: str, refund_no: str,
