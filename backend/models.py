@@ -13,7 +13,8 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import (Hold, Payment, PaymentDifference, PaymentNotification, Refund, StatementCheck,
                                      StripeEvent)
 
-__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Dlt645Channel", "Dlt645Memory", "DtuLink", "Hold", "IdempotentRequest",
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Dlt645Channel", "Dlt645Memory",
+           "DtuLink", "Hold", "IdempotentRequest",
            "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference",
            "PaymentNotification", "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck",
            "StripeEvent", "Tariff", "UsageSession", "User", "WaterCoefficient"]

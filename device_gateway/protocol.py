@@ -140,6 +140,13 @@ class Topics:
         """Where a gateway sends itself the marker that tells it the broker's backlog is drained."""
         return f"{self.prefix}/gateway/{client_id}/marker"
 
+    def dtu(self, dtu_id: str, direction: str) -> str:
+        """A transparent DTU's raw bytes: `up` from its bus, `down` to it (docs/dlt645.md)."""
+        return f"{self.prefix}/dtu/{dtu_id}/{direction}"
+
+    def dtu_uplink_filter(self) -> str:
+        return self.dtu("+", "up")
+
     def uplink_filters(self, share_group: str = "") -> list[str]:
         filters = [f"{self.prefix}/m/+/{kind}" for kind in UPLINK_KINDS]
         return [f"$share/{share_group}/{f}" for f in filters] if share_group else filters

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     mqtt_gateway_password: str = ""
     mqtt_api_username: str = "scanpower-api"
     mqtt_api_password: str = ""
+    mqtt_dlt645_username: str = "scanpower-dlt645"
+    mqtt_dlt645_password: str = ""
     gateway_share_group: str = ""
     # What one meter may send before the gateway drops the excess; unset: protocol v1's figures (docs/protocol.md).
     gateway_meter_rate_per_s: float | None = Field(default=None, gt=0)

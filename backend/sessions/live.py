@@ -24,8 +24,8 @@ def record_live_reading(db: Session, session: UsageSession, register_wh: int, po
         return
     before = live_tally(session)
     outlet = db.get(Outlet, session.outlet_id)
-    after = advance(before, RegisterReading(boot_id, seq, at, register_wh), outlet_rated_power_w(outlet.rated_current_a),
-                    **outlet.register.options())
+    after = advance(before, RegisterReading(boot_id, seq, at, register_wh),
+                    outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
     if after is not before:  # else a repeat, or older than what the live view already counted
         set_live(db, session, after, power_w)
 

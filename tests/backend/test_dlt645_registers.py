@@ -42,8 +42,8 @@ def test_more_than_the_limit_is_flagged_and_the_bill_stays_within_the_money(db):
     beyond = 50_000 + session.energy_limit_wh + 500
     record_telemetry(db, meter, "b", 2, start + timedelta(hours=1), [
         OutletSample(1, beyond - 10, 3000.0, 220.0, 13.6, True, session.id)])
-    meter_events.ended_by_meter(db, meter, 1, session.id, "limit_reached", beyond, start + timedelta(hours=1, seconds=2),
-                                "b", 3)
+    meter_events.ended_by_meter(db, meter, 1, session.id, "limit_reached", beyond,
+                                start + timedelta(hours=1, seconds=2), "b", 3)
     assert session.energy_wh == beyond - 50_000
     assert session.needs_review and "more than the session's limit" in session.review_note
     assert session.amount <= session.max_amount
