@@ -15,6 +15,10 @@ MAX_OUTLETS = 32
 MAX_UPLINK_RATE_PER_S = 20
 MAX_UPLINK_BURST = 100
 
+# Why a meter refuses a command (docs/protocol.md, "ack"); the last three come from DL/T 645 meters behind the bridge.
+REFUSAL_REASONS = ("deadline passed", "no such channel", "outlet busy", "session ended",
+                   "relay refused", "relay did not switch", "meter not answering")
+
 Channel = Annotated[int, Field(ge=1, le=MAX_OUTLETS)]
 BootId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Seq = Annotated[int, Field(ge=0, lt=2**53)]
