@@ -6,6 +6,7 @@ start and again every `refresh_s`, so a DTU commissioned meanwhile is served wit
 """
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from backend.alarms import dtu_silence
+from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.dtu.service import all_links
 from backend.meters.orders import RecordingSink
@@ -24,6 +26,7 @@ from device_gateway.connection import new_client
 from device_gateway.dlt645.bridged_meter import BridgedMeter, BridgeTiming, Channel, SilenceSink
 from device_gateway.dlt645.bus import Bus
 from device_gateway.dlt645.bus_link import BusLink
+from device_gateway.dlt645.limit import PollTiming
 from device_gateway.dlt645.memory import MemoryStore
 from device_gateway.dlt645.meter_link import MeterConnection
 from device_gateway.protocol import Topics
@@ -40,6 +43,12 @@ class Served:
     serial: str
     password: str
     channels: tuple[Channel, ...]
+
+
+def bridge_timing(settings: Settings) -> BridgeTiming:
+    return BridgeTiming(PollTiming(settings.dlt645_poll_seconds, settings.dlt645_timeout_seconds,
+                                   settings.dlt645_retries), settings.dlt645_idle_poll_seconds,
+                        settings.dlt645_silent_after_seconds)
 
 
 class AlarmOnSilence(SilenceSink):
@@ -84,7 +93,13 @@ class Bridge:
         return self
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """The bridge's own connection and every bridged meter's are up and subscribed."""
+        deadline = time.monotonic() + timeout
+        if not self._connected.wait(timeout):
+            return False
+        with self._lock:
+            connections = list(self._connections.values())
+        return all(c.ready.wait(max(0.0, deadline - time.monotonic())) for c in connections)
 
     def stop(self) -> None:
         self._stop.set()

@@ -72,9 +72,10 @@ def test_an_outlet_the_point_lacks_is_refused(api_client, bearer, scene):
 
 def test_a_dtu_serves_one_meter_and_is_not_named_like_a_meter(api_client, bearer, scene, db):
     point, meter, operator = scene
-    other, other_meter = factories.active_point(db, outlets=1)
+    other, _ = factories.active_point(db, outlets=1)
     db.commit()
-    assert api_client.put(f"/api/v1/points/{point.id}/meter/dtu", json=BODY, headers=bearer(operator)).status_code == 200
+    first = api_client.put(f"/api/v1/points/{point.id}/meter/dtu", json=BODY, headers=bearer(operator))
+    assert first.status_code == 200
     taken = BODY | {"channels": [{"channel": 1, "address": "000000009999"}]}
     answer = api_client.put(f"/api/v1/points/{other.id}/meter/dtu", json=taken, headers=bearer(operator))
     assert (answer.status_code, answer.json()["error"]) == (409, "DtuTaken")

@@ -71,7 +71,8 @@ def make_bridge_site(engine, settings, loads=(None, None), timing: BridgeTiming 
                    factories.user(db, Role.operator))
         db.commit()
     platform = TestClient(settings.mqtt_url, f"platform-{dtu_id}", [topics.meter(meter.serial, "+")])
-    meters = [Dlt645Meter(address, load, Decimal(1_000_000), PASSWORD) for address, load in zip(ADDRESSES, loads)]
+    # 1 000 009 Wh: the register shows 1 000 000 and its next count comes within the first Wh drawn.
+    meters = [Dlt645Meter(address, load, Decimal(1_000_009), PASSWORD) for address, load in zip(ADDRESSES, loads)]
     dtu = SimulatedDtu(broker, topics, dtu_id, meters, heartbeat_s=0.5, **dtu_options).start()
     bridge = Bridge(broker, engine, topics, f"bridge-{dtu_id}", timing).start()
     assert bridge.wait_connected(10) and dtu.connected.wait(10), "the bridge or the DTU could not connect"
