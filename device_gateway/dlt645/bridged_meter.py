@@ -8,8 +8,9 @@ import queue
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
@@ -92,6 +93,7 @@ class BridgedMeter:
         self._commands: queue.Queue[Command | Configure] = queue.Queue()
         self._max_power: dict[int, Decimal] = {}
         self._repeated_at: dict[int, float] = {}
+        self._poll_seconds: deque[float] = deque(maxlen=10)  # how long the last polls took
         self._next_poll = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"dlt645-{serial}", daemon=True)
@@ -212,6 +214,7 @@ class BridgedMeter:
     def poll(self) -> list[OutletReading]:
         """Read every channel, running sessions first; trip what must trip; publish one telemetry message."""
         self.polls += 1
+        began = time.monotonic()
         order = sorted(self.channels.values(), key=lambda c: (self.memory.outlet(c.number).session_id is None,
                                                               c.number))
         readings = []
@@ -222,14 +225,20 @@ class BridgedMeter:
             readings.append(reading)
         if readings:
             self._send(Telemetry(boot_id=self.boot_id, seq=next(self._seq), ts=self._ts(), outlets=readings))
+        self._poll_seconds.append(time.monotonic() - began)
         return readings
+
+    def timing_now(self) -> PollTiming:
+        """The poll timing with the read budget the bus has shown: at least the configured one."""
+        slowest = Decimal(str(round(max(self._poll_seconds, default=0.0), 3)))
+        return replace(self.timing.poll, read_budget_s=max(self.timing.poll.read_budget_s, slowest))
 
     def _poll_channel(self, channel: Channel) -> OutletReading | None:
         outlet = self.memory.outlet(channel.number)
         energy = self._read_energy(channel)
         if energy is None:
             return None
-        margin = margin_wh(channel.rated_power_w, self.timing.poll)
+        margin = margin_wh(channel.rated_power_w, self.timing_now())
         if outlet.cutoff_wh is not None and trip_now(energy, outlet.cutoff_wh, margin):
             self._end_session(channel, "limit_reached")
         values = self._read_values(channel)

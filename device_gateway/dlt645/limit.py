@@ -20,7 +20,7 @@ class PollTiming:
     poll_interval_s: Decimal = Decimal("2")
     timeout_s: Decimal = Decimal("2.5")
     retries: int = 2
-    # Everything else read in one poll before this channel's register: other reads answer in well under a second.
+    # How long one poll takes besides the wait: the bridge uses the slowest of its last ten polls, at least this.
     read_budget_s: Decimal = Decimal("1")
 
     @property
@@ -30,7 +30,8 @@ class PollTiming:
 
     @property
     def horizon_s(self) -> Decimal:
-        """Longest time from one register reading to the trip landing: the next poll, a slow read, the trip."""
+        """Longest time from one register reading to the trip landing: the wait and the rest of the poll, the next
+        register read through every retry, and the trip through every retry."""
         return self.poll_interval_s + self.read_budget_s + 2 * self.exchange_s
 
 

@@ -2,8 +2,11 @@
 and speaks protocol v1 for them, persisting what a meter keeps in flash."""
 import pytest
 
+from device_gateway.broker_url import BrokerAddress
+from device_gateway.dlt645.bridge import Bridge
 from firmware_sim import loads
-from tests.device_gateway.dlt645.bridge_harness import make_bridge_site
+from firmware_sim.dlt645.dtu import DtuFaults
+from tests.device_gateway.dlt645.bridge_harness import FAST, make_bridge_site
 
 
 @pytest.fixture
@@ -88,3 +91,46 @@ def test_a_wrong_password_is_the_meters_refusal(site):
     ack = site.next_of("ack", where=lambda m: m["cmd_id"] == cmd_id)
     assert (ack["result"], ack["reason"]) == ("rejected", "relay refused")
     assert site.meter_at(2).relay_open
+
+
+def test_a_restarted_bridge_keeps_the_session_its_cut_off_and_its_answers(site, engine, settings):
+    close = site.send("close", 1, 110, limit=50_000)
+    first = site.next_of("ack")
+    site.bridge.stop()
+    assert not site.meter_at(1).relay_open  # relays and sessions survive a restart, as in a meter's flash
+    site.bridge = Bridge(BrokerAddress.parse(settings.mqtt_url), engine, site.topics, "bridge-again", FAST).start()
+    assert site.bridge.wait_connected(10)
+    status = site.next_of("status", where=lambda m: m["state"] == "online")
+    assert status["boot_id"] != first["boot_id"]  # presented as a reboot
+    site.send("close", 1, 110, limit=50_000, cmd_id=close)
+    again = site.next_of("ack", where=lambda m: m["cmd_id"] == close)
+    assert (again["result"], again["energy_wh"], again["ts"]) == ("ok", first["energy_wh"], first["ts"])
+    site.next_of("telemetry", where=lambda m: any(o.get("session_id") == 110 for o in m["outlets"]))
+    site.send("open", 1, 110)
+    stop = site.next_of("ack", where=lambda m: m["action"] == "open")
+    assert stop["energy_wh"] == site.meter_at(1).register_wh and site.meter_at(1).relay_open
+
+
+@pytest.fixture
+def faulty(engine, settings):
+    made = make_bridge_site(engine, settings, loads=(loads.constant(3500), None),
+                            faults=DtuFaults(drop_rate=0.2, split_rate=0.5, merge_rate=0.1, corrupt_rate=0.1),
+                            seed="faulty")
+    yield made
+    made.bridge.stop()
+    made.dtu.stop()
+    made.platform.close()
+
+
+def test_through_dropped_split_merged_and_corrupted_replies_every_register_is_exact(faulty):
+    cmd_id = faulty.send("close", 1, 111, limit=50_000)
+    start = faulty.next_of("ack", timeout=30, where=lambda m: m["cmd_id"] == cmd_id)
+    assert start["result"] == "ok" and start["energy_wh"] == 1_000_000
+    readings = [faulty.next_of("telemetry", timeout=30) for _ in range(5)]
+    for reading in readings:
+        assert all(o["energy_wh"] % 10 == 0 for o in reading["outlets"])
+    faulty.send("open", 1, 111)
+    stop = faulty.next_of("ack", timeout=30, where=lambda m: m["action"] == "open")
+    assert stop["energy_wh"] == faulty.meter_at(1).register_wh
+    bus = faulty.bridge.meters[faulty.dtu.dtu_id].bus.bus
+    assert bus.timeouts > 0 and bus.unsolicited > 0  # the faults did happen, and were survived

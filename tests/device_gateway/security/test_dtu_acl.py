@@ -72,6 +72,7 @@ def test_a_dtu_cannot_write_as_another_nor_read_anothers_commands(dtus):
     bridge = dtus("bridge")
     bridge.subscribe(TOPICS.dtu_uplink_filter())
     a, b = dtus("DTU-A"), dtus("DTU-B")
+    b.subscribe(TOPICS.dtu("DTU-B", "down"))
     a.subscribe(TOPICS.dtu("DTU-A", "down"), TOPICS.dtu("DTU-B", "down"), TOPICS.dtu("+", "down"))
     a.publish(TOPICS.dtu("DTU-B", "up"), b"forged")
     a.publish(TOPICS.dtu("DTU-A", "down"), b"to-itself")
@@ -79,6 +80,7 @@ def test_a_dtu_cannot_write_as_another_nor_read_anothers_commands(dtus):
     assert bridge.collect({(TOPICS.dtu("DTU-A", "up"), b"genuine")}) == {(TOPICS.dtu("DTU-A", "up"), b"genuine")}
     bridge.publish(TOPICS.dtu("DTU-B", "down"), b"for-b")
     bridge.publish(TOPICS.dtu("DTU-A", "down"), b"for-a")
+    assert b.collect({(TOPICS.dtu("DTU-B", "down"), b"for-b")}) == {(TOPICS.dtu("DTU-B", "down"), b"for-b")}
     assert a.collect({(TOPICS.dtu("DTU-A", "down"), b"for-a")}) == {(TOPICS.dtu("DTU-A", "down"), b"for-a")}
 
 
