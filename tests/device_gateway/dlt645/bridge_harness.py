@@ -27,6 +27,8 @@ PASSWORD = "02345678"
 # Fast enough for tests, slow enough for a loaded CI machine to answer within the timeout.
 FAST = BridgeTiming(PollTiming(Decimal("0.2"), Decimal("0.5"), 2, Decimal("0.2")), idle_interval_s=0.5,
                     silent_after_s=2.0)
+FAULTY = BridgeTiming(PollTiming(Decimal("0.2"), Decimal("0.5"), 5, Decimal("0.2")), idle_interval_s=0.5,
+                      silent_after_s=5.0)
 
 
 @dataclass
