@@ -86,7 +86,8 @@ class BridgedMeter:
         self.clock = clock
         self.boot_id = secrets.token_hex(8)  # a bridge restart looks like a reboot: relays and sessions survive it
         self.memory: BridgeMemory = store.load(meter_id)
-        self.silent = False
+        # None until the DTU is first heard: the meter shows offline, and no alarm is due yet.
+        self.silent: bool | None = None
         self.polls = 0
         self.publisher: Publisher = Publisher()
         self._seq = count()
@@ -113,7 +114,7 @@ class BridgedMeter:
         self._commands.put(command)
 
     def status(self) -> Status:
-        state = "offline" if self.silent else "online"
+        state = "online" if self.silent is False else "offline"
         return Status(state=state, boot_id=self.boot_id, ts=self._ts()) if state == "online" else Status(state=state)
 
     def _run(self) -> None:
@@ -285,17 +286,18 @@ class BridgedMeter:
     # --- a silent DTU ---------------------------------------------------------------------------------
 
     def _watch_silence(self) -> None:
-        silent = self.bus.silent_for() > self.timing.silent_after_s
-        if silent == self.silent:
-            return
+        silent = self.bus.silent_for() > self.timing.silent_after_s or not self.bus.heard_anything
+        if silent == self.silent or (self.silent is None and silent and
+                                     self.bus.silent_for() <= self.timing.silent_after_s):
+            return  # unchanged, or not heard yet but not for long
         self.silent = silent
         if silent:
             log.warning("meter %s: DTU %s silent for %.0f s; the meter is offline", self.serial, self.bus.dtu_id,
                         self.bus.silent_for())
             self.silence.silent(self.clock() - timedelta(seconds=self.bus.silent_for()))
         else:
-            log.info("meter %s: DTU %s heard again", self.serial, self.bus.dtu_id)
-            self.silence.heard(self.clock())
+            log.info("meter %s: DTU %s heard", self.serial, self.bus.dtu_id)
+            self.silence.heard(self.clock())  # also closes an alarm an earlier run of the bridge left open
             self._next_poll = 0.0  # read the registers now: trip what passed its cut-off meanwhile
         self._send(self.status())
 

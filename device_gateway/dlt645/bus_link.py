@@ -21,12 +21,14 @@ class BusLink:
         self._lock = threading.Condition()
         self._outcome: Outcome | None = None
         self.last_heard = clock()
+        self.heard_anything = False
         self.registrations = 0
 
     def received(self, payload: bytes) -> None:
         """Bytes from the DTU (raw bus bytes, or its registration or heartbeat packet)."""
         with self._lock:
             self.last_heard = self._clock()
+            self.heard_anything = True
             kind = dtu_packets.packet_kind(payload, self.dtu_id)
             if kind == "registration":
                 self.registrations += 1
