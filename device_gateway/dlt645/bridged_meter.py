@@ -181,14 +181,14 @@ class BridgedMeter:
         if start_wh is None:
             return self._ack(cmd, 0, "meter not answering")
         reply = self._relay(channel, RelayAction.CLOSE, cmd.deadline)
-        if reply is None or (reply.is_error is False and not self._relay_is(channel, closed=True)):
-            self._trip(channel)  # in case the close landed after all: desired state is open
-            reason = "meter not answering" if reply is None else "relay did not switch"
-            return self._ack(cmd, start_wh, reason)
-        if reply.is_error:
+        if reply is not None and reply.is_error:
             log.warning("meter %s: %s refused to close: %s", self.serial, channel.address,
                         codec.describe_error(codec.error_byte(reply)))
             return self._ack(cmd, start_wh, "relay refused")
+        word = None if reply is None else self._status(channel)
+        if word is None or word.relay_open:
+            self._trip(channel)  # in case the close lands after all: the desired state is open
+            return self._ack(cmd, start_wh, "meter not answering" if word is None else "relay did not switch")
         outlet.start(cmd.session_id, start_wh, cmd.energy_limit_wh)
         self._save()
         return self._ack(cmd, start_wh)
@@ -330,17 +330,17 @@ class BridgedMeter:
         command = RelayCommand(channel.password, channel.operator_code, action, expires)
         return self.bus.exchange(codec.relay_request(channel.address, command))
 
-    def _relay_is(self, channel: Channel, closed: bool) -> bool:
+    def _status(self, channel: Channel) -> codec.StatusWord3 | None:
         value = self._read(channel, DataId.STATUS_WORD_3)
-        word = None if value is None else _decoded(codec.status_word_3, value)
-        return word is not None and word.relay_open != closed
+        return None if value is None else _decoded(codec.status_word_3, value)
 
     def _trip(self, channel: Channel) -> bool:
         reply = self._relay(channel, RelayAction.TRIP, self.clock() + TRIP_EXPIRY)
         if reply is not None and reply.is_error:
             log.warning("meter %s: %s refused to trip: %s", self.serial, channel.address,
                         codec.describe_error(codec.error_byte(reply)))
-        return reply is not None and not reply.is_error and self._relay_is(channel, closed=False)
+        return reply is not None and not reply.is_error and (word := self._status(channel)) is not None \
+            and word.relay_open
 
     def _switch_off(self, channel: Channel) -> int | None:
         """Trip and confirm, then the register (still once the relay is open); None if any step failed."""
