@@ -133,3 +133,26 @@ def test_commissioning_the_same_dtu_again_replaces_its_channels(db, scene):
     assert [(c.channel, c.address) for c in service.channels_of(db, meter.id)] == [(2, "000000007777")]
     assert [o.register_step_wh for o in points.outlets_of_point(db, point.id)] == [1, 10]
     assert service.dtus_for_broker(db) == [("DTU-G780-0001", link.mqtt_password)]
+
+
+def test_broker_config_lets_each_commissioned_dtu_and_the_bridge_log_in(scene, db, database_url, monkeypatch,
+                                                                       tmp_path):
+    point, _, operator = scene
+    link = service.commission(db, point.id, DtuCommission.model_validate(BODY), operator)
+    db.commit()
+    for name, value in {"DATABASE_URL": database_url, "MQTT_GATEWAY_PASSWORD": "gw-secret",
+                        "MQTT_API_PASSWORD": "api-secret", "MQTT_DLT645_PASSWORD": "bridge-secret"}.items():
+        monkeypatch.setenv(name, value)
+    from backend.core.config import get_settings
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["broker-config", "--out", str(tmp_path)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "1 DTUs" in result.output
+    users = [line.split(":", 1)[0] for line in (tmp_path / "passwd").read_text().splitlines()]
+    assert link.dtu_id in users and "scanpower-dlt645" in users
+    acl = (tmp_path / "acl").read_text()
+    assert "pattern write scanpower/v1/dtu/%u/up" in acl and "pattern read scanpower/v1/dtu/%u/down" in acl
+    assert "user scanpower-dlt645\ntopic read scanpower/v1/dtu/+/up\ntopic write scanpower/v1/dtu/+/down" in acl
