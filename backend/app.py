@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from backend import health
 from backend.alarms import endpoints as alarms
+from backend.dtu import endpoints as dtu
 from backend.core.api_errors import ApiRoute, error_json, http_error_json
 from backend.core.clock import utcnow
 from backend.core.config import Settings
@@ -68,7 +69,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.registry = CollectorRegistry()
     HttpMetrics(app.state.registry, API_PREFIX).install(app)
     app.state.registry.register(health.FleetGauges(engine))
-    for module in (users, points, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms):
+    for module in (users, points, dtu, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 

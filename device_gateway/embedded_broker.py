@@ -99,6 +99,14 @@ class VettingBroker(Broker):
         super().__init__(config, loop=loop)
         self._may_receive = may_receive
 
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                          session: Session) -> None:
+        # On connect amqtt 0.12 replays retained messages for every filter anyone subscribed to, to whoever
+        # connects; only the filters this session subscribed to are its business.
+        topic_filter, _ = subscription
+        if any(subscriber is session for subscriber, _ in self._subscriptions.get(topic_filter, [])):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
+
     def _get_handler(self, session: Session) -> Any:
         handler = super()._get_handler(session)
         if handler is None or self._may_receive is None:

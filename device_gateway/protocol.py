@@ -5,7 +5,7 @@ docs/protocol.md is the prose version of this module; keep them together.
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (AwareDatetime, BeforeValidator, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter,
                       ValidationError, model_validator)
@@ -23,8 +23,10 @@ Seq = Annotated[int, Field(ge=0, lt=2**53)]
 RegisterWh = Annotated[int, Field(ge=0, lt=10**12)]
 CmdId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 SessionId = Annotated[int, Field(ge=1, lt=2**53)]
-# Why a meter refuses a command (docs/protocol.md, "ack").
-RefusalReason = Literal["deadline passed", "no such channel", "outlet busy", "session ended"]
+# Why a meter refuses a command (docs/protocol.md, "ack"); the last three come from DL/T 645 meters behind the bridge.
+RefusalReason = Literal["deadline passed", "no such channel", "outlet busy", "session ended",
+                        "relay refused", "relay did not switch", "meter not answering"]
+REFUSAL_REASONS: tuple[str, ...] = get_args(RefusalReason)
 
 
 _FRACTION = re.compile(r"T\d{2}:\d{2}:\d{2}[.,](\d+)")
@@ -171,6 +173,13 @@ class Topics:
     def gateway_marker(self, client_id: str) -> str:
         """Where a gateway sends itself the marker that tells it the broker's backlog is drained."""
         return f"{self.prefix}/gateway/{client_id}/marker"
+
+    def dtu(self, dtu_id: str, direction: str) -> str:
+        """A transparent DTU's raw bytes: `up` from its bus, `down` to it (docs/dlt645.md)."""
+        return f"{self.prefix}/dtu/{dtu_id}/{direction}"
+
+    def dtu_uplink_filter(self) -> str:
+        return self.dtu("+", "up")
 
     def uplink_filters(self, share_group: str = "") -> list[str]:
         filters = [f"{self.prefix}/m/+/{kind}" for kind in UPLINK_KINDS]

@@ -134,6 +134,25 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; 
 
 
 @app.command()
+def dlt645() -> None:
+    """Run the DL/T 645 bridge: every commissioned DTU's meters, each spoken for as a protocol-v1 meter."""
+    from backend.core.db import make_engine
+    from device_gateway.broker_url import BrokerAddress
+    from device_gateway.dlt645.bridge import Bridge, bridge_timing
+    from device_gateway.protocol import Topics
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    bridge = Bridge(BrokerAddress.parse(_require_mqtt_url(settings)), make_engine(settings.database_url),
+                    Topics(settings.mqtt_topic_prefix), f"{settings.gateway_client_id}-dlt645",
+                    bridge_timing(settings)).start()
+    typer.echo(f"DL/T 645 bridge running against {settings.mqtt_url} ({len(bridge.meters)} meters behind DTUs); "
+               f"Ctrl-C stops it")
+    _wait_for_ctrl_c()
+    bridge.stop()
+
+
+@app.command()
 def sim(count: int = typer.Option(10, min=1, max=50_000, help="How many meters."),
         channels: int = typer.Option(4, min=1, max=32, help="Outlets per meter."),
         serial_prefix: str = typer.Option("SIM", help="Meters are named PREFIX00001, PREFIX00002, …"),
@@ -209,6 +228,7 @@ def broker_config(out: Path = typer.Option(Path("var/mosquitto"), help="Folder f
     from sqlmodel import Session
 
     from backend.core.db import make_engine
+    from backend.dtu.service import dtus_for_broker
     from device_gateway.broker_config import PlatformRole, PlatformUser, meters_for_broker, write_broker_config
 
     settings = get_settings()
@@ -217,16 +237,56 @@ def broker_config(out: Path = typer.Option(Path("var/mosquitto"), help="Folder f
         raise typer.Exit(2)
     platform = [PlatformUser(settings.mqtt_gateway_username, settings.mqtt_gateway_password, PlatformRole.gateway),
                 PlatformUser(settings.mqtt_api_username, settings.mqtt_api_password, PlatformRole.publisher)]
+    if settings.mqtt_dlt645_password:
+        platform.append(PlatformUser(settings.mqtt_dlt645_username, settings.mqtt_dlt645_password,
+                                     PlatformRole.dlt645))
     with Session(make_engine(settings.database_url)) as db:
-        meters = meters_for_broker(db)
+        meters, dtus = meters_for_broker(db), dtus_for_broker(db)
     try:
-        files = write_broker_config(meters, platform, settings.mqtt_topic_prefix, out, port=port,
+        files = write_broker_config([*meters, *dtus], platform, settings.mqtt_topic_prefix, out, port=port,
                                     installed_at=installed_at)
     except ValueError as exc:
         typer.secho(f"cannot write the broker files: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"wrote {files.conf}, {files.acl_file} and {files.password_file} ({len(meters)} meters)")
+    typer.echo(f"wrote {files.conf}, {files.acl_file} and {files.password_file} ({len(meters)} meters, "
+               f"{len(dtus)} DTUs)")
+    if dtus and not settings.mqtt_dlt645_password:
+        typer.secho("note: set MQTT_DLT645_PASSWORD so the DL/T 645 bridge may reach the DTUs", fg="yellow")
     typer.echo("install them on the broker host and reload Mosquitto (SIGHUP); see docs/security.md")
+
+
+@app.command("commission-dtu")
+def commission_dtu(point_id: int = typer.Argument(..., help="The point whose meter is behind the DTU."),
+                   dtu_id: str = typer.Argument(..., help="The DTU's id, as in its registration packet."),
+                   channel: list[str] = typer.Option(..., help="CHANNEL=ADDRESS, the outlet and its DL/T 645 meter's "
+                                                              "12-digit address; repeat for each outlet."),
+                   password: str = typer.Option("02000000", help="8 hex digits: password level PA, then P2 P1 P0."),
+                   operator_code: str = typer.Option("00000000", help="8 hex digits, C3 … C0.")) -> None:
+    """Commission a point's meter as DL/T 645-2007 meters behind a DTU (docs/dlt645.md)."""
+    from pydantic import ValidationError
+
+    from backend.core.db import make_engine, unit_of_work
+    from backend.core.errors import ScanPowerError
+    from backend.dtu.models import DtuCommission
+    from backend.dtu.service import commission
+    from backend.meters.orders import RecordingSink
+
+    try:
+        links = [dict(zip(("channel", "address"), item.split("=", 1), strict=True)) for item in channel]
+        body = DtuCommission(dtu_id=dtu_id, channels=[dict(c, password=password, operator_code=operator_code)
+                                                      for c in links])
+    except (ValueError, ValidationError) as exc:
+        typer.secho(f"invalid commissioning: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    try:
+        with unit_of_work(make_engine(settings.database_url), RecordingSink()) as db:
+            commission(db, point_id, body, None)
+    except ScanPowerError as exc:
+        typer.secho(exc.detail, fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"point {point_id}: DTU {dtu_id}, {len(links)} DL/T 645 meters; rewrite the broker's files "
+               f"(scanpower broker-config) so the DTU can log in")
 
 
 def _require_mqtt_url(settings) -> str:

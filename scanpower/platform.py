@@ -12,12 +12,13 @@ from backend.core.config import Settings
 from backend.core.db import make_engine, unit_of_work
 from backend.core.migrate import upgrade
 from device_gateway.broker_url import BrokerAddress
+from device_gateway.dlt645.bridge import Bridge, bridge_timing
 from device_gateway.embedded_broker import EmbeddedBroker, free_port, port_is_free
 from device_gateway.gateway import Gateway, gateway_lanes, gateway_rate_limit
 from device_gateway.protocol import Topics
 from scanpower.demo import DemoMeter, seed_demo
 from scanpower.scheduler import build_scheduler
-from scanpower.simulation import LoadChooser, demo_loads, start_demo_fleet
+from scanpower.simulation import LoadChooser, demo_loads, start_demo_dtus, start_demo_fleet
 
 log = logging.getLogger(__name__)
 EMBEDDED_BROKER_PORT = 1883
@@ -37,7 +38,10 @@ class Platform:
     notes: list[str] = field(default_factory=list)
     engine: Engine | None = None
     gateway: Gateway | None = None
+    bridge: Bridge | None = None
     fleet: object | None = None
+    dtus: list = field(default_factory=list)  # the demo's simulated DTUs
+    dtu_heartbeat_s: float = 30.0
     _stack: list = field(default_factory=list)
 
     def start(self) -> "Platform":
@@ -57,6 +61,10 @@ class Platform:
             self.fleet = start_demo_fleet(BrokerAddress.parse(self.broker_url), self.settings.mqtt_topic_prefix,
                                           self.demo_meters, self.choose_loads)
             self._stack.append(self.fleet.stop)
+            self.dtus = start_demo_dtus(BrokerAddress.parse(self.broker_url), self.settings.mqtt_topic_prefix,
+                                        self.demo_meters, self.choose_loads, self.dtu_heartbeat_s)
+            self._stack += [dtu.stop for dtu in self.dtus]
+        self._start_bridge()
         return self
 
     def stop(self) -> None:
@@ -91,6 +99,15 @@ class Platform:
         self._stack.append(self.gateway.stop)
         if not self.gateway.wait_connected(15):
             raise RuntimeError(f"the gateway could not connect to the MQTT broker at {self.broker_url}")
+
+    def _start_bridge(self) -> None:
+        """Always: links are reread every 30 s, so a DTU commissioned later is bridged without a restart."""
+        self.bridge = Bridge(BrokerAddress.parse(self.broker_url), self.engine,
+                             Topics(self.settings.mqtt_topic_prefix), f"{self.settings.gateway_client_id}-dlt645",
+                             bridge_timing(self.settings)).start()
+        self._stack.append(self.bridge.stop)
+        if not self.bridge.wait_connected(15):
+            raise RuntimeError(f"the DL/T 645 bridge could not connect to the MQTT broker at {self.broker_url}")
 
     def _start_web(self) -> None:
         host, port = self.settings.http_host, self.settings.http_port

@@ -19,6 +19,7 @@ class AlarmKind(StrEnum):
     point_over_capacity = "point_over_capacity"
     supply_lost = "supply_lost"
     meter_flooding = "meter_flooding"  # not power quality: the gateway drops the meter's messages over its limit
+    dtu_silent = "dtu_silent"  # not power quality: the DTU of DL/T 645 meters stopped answering
 
     @property
     def per_outlet(self) -> bool:
@@ -302,6 +303,9 @@ def describe(kind: AlarmKind, channel: int | None, limit: Decimal, limits: Suppl
             return f"{where}: loss of supply 停电"
         case AlarmKind.meter_flooding:
             return f"Meter: more than {_plain(limit)} messages/s, the excess dropped 报文过多"
+        case AlarmKind.dtu_silent:
+            return (f"DTU silent for more than {_plain(limit)} s: its meters can be neither read nor switched, "
+                    f"no session starts 采集终端失联")
 
 
 def _plain(number: Decimal) -> str:

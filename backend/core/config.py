@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     mqtt_gateway_password: str = ""
     mqtt_api_username: str = "scanpower-api"
     mqtt_api_password: str = ""
+    mqtt_dlt645_username: str = "scanpower-dlt645"
+    mqtt_dlt645_password: str = ""
     gateway_share_group: str = ""
     # What one meter may send before the gateway drops the excess; unset: protocol v1's figures (docs/protocol.md).
     gateway_meter_rate_per_s: float | None = Field(default=None, gt=0)
@@ -33,6 +35,13 @@ class Settings(BaseSettings):
     gateway_telemetry_workers: int = Field(default=4, ge=1, le=64)
     gateway_batch_max: int = Field(default=500, ge=1, le=10_000)
     gateway_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    # The DL/T 645 bridge (docs/dlt645.md): how fast it polls a bus, how long it waits for a meter, how often it
+    # asks again, how fast it polls when no session runs, and when a DTU that says nothing counts as offline.
+    dlt645_poll_seconds: Decimal = Field(default=Decimal("2"), gt=0, le=60)
+    dlt645_timeout_seconds: Decimal = Field(default=Decimal("2.5"), gt=0, le=30)
+    dlt645_retries: int = Field(default=2, ge=0, le=10)
+    dlt645_idle_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
+    dlt645_silent_after_seconds: float = Field(default=90.0, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
     # What a meter's installer configures as the broker (e.g. mqtts://iot.example.cn:8883); default: MQTT_URL's host.
     meter_broker_url: str = ""

@@ -213,8 +213,9 @@ class _Batch:
         if not counts_live(session):
             return
         tally = self.tallies.get(session.id) or live_tally(session)
-        rated = outlet_rated_power_w(self._outlets[session.outlet_id].rated_current_a)
-        after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh), rated)
+        outlet = self._outlets[session.outlet_id]
+        after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh),
+                        outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
         if after is not tally:
             self.tallies[session.id] = after
             self.power[session.id] = sample.power_w

@@ -14,12 +14,30 @@ NOMINAL_VOLTAGE_V = 230
 DEFAULT_TOLERANCE = Decimal("1.2")
 # Registers count whole Wh, so a register can show up to one Wh more than was drawn since the last reading.
 REGISTER_RESOLUTION_WH = 1
+# A DL/T 645-2007 register counts 0.01 kWh: it can show up to 10 Wh more than was drawn since the last reading.
+DLT645_RESOLUTION_WH = 10
 # An eight-digit register counting whole Wh shows at most 99 999 999 Wh, then 0.
 ROLLOVER_WH = 99_999_999 + 1
 # A DL/T 645-2007 energy register is XXXXXX.XX kWh: at most 999 999.99 kWh, then 0, in steps of 10 Wh.
 DLT645_ROLLOVER_WH = 99_999_999 * 10 + 10
 
 Number = int | Decimal | Fraction | float
+
+
+@dataclass(frozen=True)
+class RegisterModel:
+    """How an outlet's register counts: its resolution, and the value at which it shows 0 again."""
+
+    step_wh: int = REGISTER_RESOLUTION_WH
+    rollover_wh: int = ROLLOVER_WH
+
+    def options(self) -> dict[str, int]:
+        """The keyword arguments of the rules below."""
+        return {"step_wh": self.step_wh, "rollover_wh": self.rollover_wh}
+
+
+WHOLE_WH = RegisterModel()
+DLT645_REGISTER = RegisterModel(DLT645_RESOLUTION_WH, DLT645_ROLLOVER_WH)
 
 
 class StepKind(StrEnum):
@@ -102,14 +120,15 @@ def outlet_rated_power_w(rated_current_a: Decimal) -> Decimal:
     return rated_current_a * NOMINAL_VOLTAGE_V
 
 
-def max_plausible_wh(rated_power_w: Number, elapsed: timedelta, tolerance: Number = DEFAULT_TOLERANCE) -> int:
+def max_plausible_wh(rated_power_w: Number, elapsed: timedelta, tolerance: Number = DEFAULT_TOLERANCE,
+                     step_wh: int = REGISTER_RESOLUTION_WH) -> int:
     """Most Wh a register can advance in elapsed: rated power × time × tolerance, plus one register step."""
     if elapsed < timedelta(0):
         raise ValueError(f"elapsed time cannot be negative, got {elapsed}")
     numerator, denominator = _watts_allowed(rated_power_w, tolerance)
     microseconds = elapsed // timedelta(microseconds=1)
     # Integer maths: W × µs / (3600 × 10⁶) is Wh; this runs once per reading, so it must be cheap.
-    return numerator * microseconds // (denominator * 3_600_000_000) + REGISTER_RESOLUTION_WH
+    return numerator * microseconds // (denominator * 3_600_000_000) + step_wh
 
 
 @lru_cache(maxsize=1024)
@@ -131,10 +150,11 @@ def classify_step(
     tolerance: Number = DEFAULT_TOLERANCE,
     *,
     rollover_wh: int = ROLLOVER_WH,
+    step_wh: int = REGISTER_RESOLUTION_WH,
 ) -> Step:
-    """Classify the step from one reading of an outlet to the next."""
+    """Classify the step from one reading of an outlet to the next (`step_wh`: the register's resolution)."""
     if current.boot_id != previous.boot_id:
-        return _step_across_boots(previous, current, rated_power_w, tolerance)
+        return _step_across_boots(previous, current, rated_power_w, tolerance, step_wh)
     if current.seq <= previous.seq:
         if current == previous:
             return Step(StepKind.DUPLICATE, 0, f"seq {current.seq} delivered again")
@@ -143,7 +163,7 @@ def classify_step(
     elapsed = current.time - previous.time
     if elapsed < timedelta(0):
         return _clock_went_backwards(previous, current)
-    limit = max_plausible_wh(rated_power_w, elapsed, tolerance)
+    limit = max_plausible_wh(rated_power_w, elapsed, tolerance, step_wh)
     rise = current.register_wh - previous.register_wh
     if rise >= 0:
         if rise <= limit:
@@ -165,6 +185,7 @@ def billable_energy(
     tolerance: Number = DEFAULT_TOLERANCE,
     *,
     rollover_wh: int = ROLLOVER_WH,
+    step_wh: int = REGISTER_RESOLUTION_WH,
 ) -> EnergyVerdict:
     """Energy that can safely be billed from the first reading (start) to the last (stop) of one outlet."""
     if not readings:
@@ -183,7 +204,7 @@ def billable_energy(
                                      f"a reading of earlier boot {current.boot_id} came after boot "
                                      f"{previous.boot_id}; ignored"))
             continue
-        step = classify_step(previous, current, rated_power_w, tolerance, rollover_wh=rollover_wh)
+        step = classify_step(previous, current, rated_power_w, tolerance, rollover_wh=rollover_wh, step_wh=step_wh)
         if step.kind in (StepKind.DUPLICATE, StepKind.OUT_OF_ORDER):
             if step.kind.is_anomaly:
                 anomalies.append(Anomaly(index, step.kind, step.reason))
@@ -191,7 +212,7 @@ def billable_energy(
         metered += max(current.time - previous.time, timedelta(0))
         energy = _not_yet_billed(step.kind, previous, current, billed_to, rollover_wh)
         billed_to = _next_billed_to(step.kind, current, billed_to)
-        cap = max_plausible_wh(rated_power_w, metered, tolerance)
+        cap = max_plausible_wh(rated_power_w, metered, tolerance, step_wh)
         if total + energy > cap:
             step = Step(StepKind.IMPOSSIBLE_JUMP, 0,
                         f"the session would reach {total + energy} Wh in {metered}, more than "
@@ -222,18 +243,18 @@ class LiveTally:
 
 
 def advance(tally: LiveTally, current: Reading, rated_power_w: Number, tolerance: Number = DEFAULT_TOLERANCE,
-            *, rollover_wh: int = ROLLOVER_WH) -> LiveTally:
+            *, rollover_wh: int = ROLLOVER_WH, step_wh: int = REGISTER_RESOLUTION_WH) -> LiveTally:
     """The tally after one more reading: never less energy than before, whatever the register did.
 
     A repeated or out-of-order reading changes nothing; the final bill, which sees every reading
     in order, may differ slightly from the live figure and is the one that counts.
     """
-    step = classify_step(tally.last, current, rated_power_w, tolerance, rollover_wh=rollover_wh)
+    step = classify_step(tally.last, current, rated_power_w, tolerance, rollover_wh=rollover_wh, step_wh=step_wh)
     if step.kind in (StepKind.DUPLICATE, StepKind.OUT_OF_ORDER):
         return tally
     energy = _not_yet_billed(step.kind, tally.last, current, tally.billed_to, rollover_wh)
     billed_to = _next_billed_to(step.kind, current, tally.billed_to)
-    cap = max_plausible_wh(rated_power_w, max(current.time - tally.start.time, timedelta(0)), tolerance)
+    cap = max_plausible_wh(rated_power_w, max(current.time - tally.start.time, timedelta(0)), tolerance, step_wh)
     if tally.energy_wh + energy > cap:
         step, energy = Step(StepKind.IMPOSSIBLE_JUMP, 0, f"the session would reach {tally.energy_wh + energy} Wh, "
                                                          f"more than the outlet can deliver ({cap} Wh)"), 0
@@ -247,9 +268,10 @@ def energy_without_stop(
     tolerance: Number = DEFAULT_TOLERANCE,
     *,
     rollover_wh: int = ROLLOVER_WH,
+    step_wh: int = REGISTER_RESOLUTION_WH,
 ) -> EnergyVerdict:
     """Bill a session that never got its stop reading up to the last reading received, flagged for review."""
-    verdict = billable_energy(readings, rated_power_w, tolerance, rollover_wh=rollover_wh)
+    verdict = billable_energy(readings, rated_power_w, tolerance, rollover_wh=rollover_wh, step_wh=step_wh)
     last = readings[-1]
     missing = Anomaly(len(readings) - 1, StepKind.MISSING_STOP,
                       f"no stop reading; billed up to the last reading received (boot {last.boot_id}, "
@@ -257,7 +279,8 @@ def energy_without_stop(
     return replace(verdict, anomalies=(*verdict.anomalies, missing))
 
 
-def _step_across_boots(previous: Reading, current: Reading, rated_power_w: Number, tolerance: Number) -> Step:
+def _step_across_boots(previous: Reading, current: Reading, rated_power_w: Number, tolerance: Number,
+                       step_wh: int) -> Step:
     restart = f"meter restarted (boot {previous.boot_id} → {current.boot_id})"
     if current.register_wh < previous.register_wh:
         return Step(StepKind.METER_RESET, 0,
@@ -266,7 +289,7 @@ def _step_across_boots(previous: Reading, current: Reading, rated_power_w: Numbe
     elapsed = current.time - previous.time
     if elapsed < timedelta(0):
         return _clock_went_backwards(previous, current)
-    limit = max_plausible_wh(rated_power_w, elapsed, tolerance)
+    limit = max_plausible_wh(rated_power_w, elapsed, tolerance, step_wh)
     rise = current.register_wh - previous.register_wh
     if rise > limit:
         return _impossible(rise, elapsed, limit, rated_power_w, tolerance, f" across a {restart}")

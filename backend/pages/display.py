@@ -64,6 +64,7 @@ ALARM_TEXT = {
     "over_voltage": N_("Voltage too high"), "under_voltage": N_("Voltage too low"),
     "outlet_overload": N_("Outlet overloaded"), "point_over_capacity": N_("Point over its capacity"),
     "supply_lost": N_("Supply lost"), "meter_flooding": N_("Meter sends too many messages"),
+    "dtu_silent": N_("DTU silent"),
 }
 REJECTION_TEXT = {
     "bad_message": N_("Malformed message"), "unknown_meter": N_("Unknown meter"),

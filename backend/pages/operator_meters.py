@@ -10,6 +10,8 @@ from backend.alarms import service as alarms
 from backend.alarms.rules import GB_T_12325
 from backend.core.clock import as_utc, utcnow
 from backend.deps import Id, Operator, SettingsDep
+from backend.dtu import service as dtus
+from backend.dtu.views import link_public
 from backend.meters.inspection import latest_by_channel, rejections_of, samples
 from backend.pages.charts import curve
 from backend.pages.display import power, volts
@@ -61,10 +63,12 @@ def commissioning_sheet(meter_id: Id, request: Request, db: PageDb, operator: Op
     broker = request.app.state.meter_broker_url
     sheet = commissioning.open_sheet(db, meter, broker, settings.mqtt_topic_prefix, operator)
     topics = Topics(settings.mqtt_topic_prefix)
+    link = dtus.link_of_meter(db, meter.id)
     return render(request, "commissioning.html", user=operator, meter=meter, sheet=sheet,
                   point=points.get_point(db, meter.point_id),
                   uplinks=[topics.meter(meter.serial, kind) for kind in UPLINK_KINDS],
-                  command_topic=topics.command(meter.serial))
+                  command_topic=topics.command(meter.serial),
+                  dtu=link_public(db, link, settings.mqtt_topic_prefix) if link else None)
 
 
 @router.post("/operator/meters/{meter_id}/credentials")

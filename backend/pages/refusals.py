@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from backend.core import errors
 from backend.core.nul_guard import NulCharacter
 from backend.alarms import service as alarms
+from backend.dtu import service as dtus
 from billing.idempotency.service import IdempotencyKeyReused
 from backend.meters.service import UnknownMeter
 from backend.points import service as points
@@ -126,6 +127,10 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     refunds.RefundExceedsBalance: Refusal(N_("The wallet holds less than that."), N_("Enter a smaller amount.")),
     withdrawals.CannotWithdraw: Refusal(N_("Part of this balance cannot go back the way it came."),
                                         N_("Call the service number to have it paid out.")),
+    dtus.NoDtuLink: Refusal(N_("This meter is not behind a DTU."), N_("Commission its DTU first.")),
+    dtus.DtuTaken: Refusal(N_("That DTU id is already in use."), N_("Give each DTU its own id.")),
+    dtus.MeterInUse: Refusal(N_("A session is running on this meter."), N_("Stop it before changing the DTU.")),
+    dtus.NoSuchOutlet: Refusal(N_("The point has no such outlet."), N_("Use the outlet numbers of the point.")),
 }
 
 

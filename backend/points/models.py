@@ -8,6 +8,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.core.clock import utcnow
+from backend.meters.register_rules import REGISTER_RESOLUTION_WH, ROLLOVER_WH, RegisterModel
 from backend.core.types import MAX_INTEGER, ExactDecimal, Text, exact_decimal
 
 MAX_VALIDITY_DAYS = 184  # a temporary connection lasts at most about six months
@@ -146,6 +147,13 @@ class Outlet(SQLModel, table=True):
     qr_token: str = Field(unique=True, index=True, max_length=64)
     # When the platform last ordered this relay open because it was closed with no session (once per reconnect).
     relay_open_ordered_at: datetime | None = None
+    # How its register counts (docs/register-rules.md): whole Wh for protocol v1, 10 Wh for DL/T 645-2007.
+    register_step_wh: int = REGISTER_RESOLUTION_WH
+    register_rollover_wh: int = ROLLOVER_WH
+
+    @property
+    def register(self) -> RegisterModel:
+        return RegisterModel(self.register_step_wh, self.register_rollover_wh)
 
 
 class OutletPublic(SQLModel):

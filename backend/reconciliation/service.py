@@ -243,7 +243,7 @@ def _reconcile_outlet(db: Session, outlet: Outlet, period: Period,
     before = _marks_before(db, outlet, since)
     marks = heapq.merge(before, _session_marks(sessions, period), _reading_marks(db, outlet, since, period.end),
                         key=Mark.order)
-    events = walk(marks, outlet_rated_power_w(outlet.rated_current_a))
+    events = walk(marks, outlet_rated_power_w(outlet.rated_current_a), outlet.register)
     add = (lambda step: pricing.add(step.start, step.end, step.energy_wh)) if pricing else None
     counted = tally(events, period.start, period.end, here.keys(), add)
     owners = {s: [a.reason for a in counted.anomalies if a.owner == s] for s in here}

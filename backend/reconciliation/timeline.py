@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
-from backend.meters.register_rules import Number, Reading, StepKind, billable_energy
+from backend.meters.register_rules import WHOLE_WH, Number, Reading, RegisterModel, StepKind, billable_energy
 
 # An idle stretch is judged in chunks of this many marks, so a month of one-second telemetry fits in memory.
 IDLE_CHUNK_MARKS = 20_000
@@ -54,7 +54,8 @@ class StepAnomaly:
     reason: str
 
 
-def walk(marks: Iterable[Mark], rated_power_w: Number) -> Iterator[OwnedStep | StepAnomaly]:
+def walk(marks: Iterable[Mark], rated_power_w: Number,
+         register: RegisterModel = WHOLE_WH) -> Iterator[OwnedStep | StepAnomaly]:
     """Steps between consecutive marks (sorted by `Mark.order`), judged by the register rules per owner.
 
     Consecutive steps with the same owner form a segment, judged as one sequence by `billable_energy`,
@@ -67,13 +68,13 @@ def walk(marks: Iterable[Mark], rated_power_w: Number) -> Iterator[OwnedStep | S
         owner = open_sessions[-1] if open_sessions else None
         if segment and (owner != segment_owner or (owner is None and len(segment) >= IDLE_CHUNK_MARKS)):
             if len(segment) > 1:
-                yield from _judge(segment_owner, segment, rated_power_w)
+                yield from _judge(segment_owner, segment, rated_power_w, register)
             segment = [segment[-1]]
         segment_owner = owner
         segment.append(mark)
         _track(open_sessions, mark)
     if len(segment) > 1:
-        yield from _judge(segment_owner, segment, rated_power_w)
+        yield from _judge(segment_owner, segment, rated_power_w, register)
 
 
 def _with_boots(marks: Iterable[Mark]) -> Iterator[Mark]:
@@ -115,10 +116,11 @@ def _track(open_sessions: list[int], mark: Mark) -> None:
         open_sessions.remove(mark.session_id)
 
 
-def _judge(owner: int | None, marks: list[Mark], rated_power_w: Number) -> Iterator[OwnedStep | StepAnomaly]:
+def _judge(owner: int | None, marks: list[Mark], rated_power_w: Number,
+           register: RegisterModel) -> Iterator[OwnedStep | StepAnomaly]:
     # Marks are already in time order, so their position is their sequence number.
     readings = [Reading(m.boot_id, index, m.time, m.register_wh) for index, m in enumerate(marks)]
-    verdict = billable_energy(readings, rated_power_w)
+    verdict = billable_energy(readings, rated_power_w, **register.options())
     previous = 0
     for index, energy_wh in verdict.billed_steps:
         yield OwnedStep(owner, marks[previous].time, marks[index].time, energy_wh)

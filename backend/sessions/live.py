@@ -23,8 +23,9 @@ def record_live_reading(db: Session, session: UsageSession, register_wh: int, po
     if not counts_live(session):
         return
     before = live_tally(session)
-    rated_w = outlet_rated_power_w(db.get(Outlet, session.outlet_id).rated_current_a)
-    after = advance(before, RegisterReading(boot_id, seq, at, register_wh), rated_w)
+    outlet = db.get(Outlet, session.outlet_id)
+    after = advance(before, RegisterReading(boot_id, seq, at, register_wh),
+                    outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
     if after is not before:  # else a repeat, or older than what the live view already counted
         set_live(db, session, after, power_w)
 
@@ -42,11 +43,12 @@ def count_readings_so_far(db: Session, session: UsageSession) -> None:
     if not stored:
         return
     tally = live_tally(session)
-    rated_w = outlet_rated_power_w(db.get(Outlet, session.outlet_id).rated_current_a)
+    outlet = db.get(Outlet, session.outlet_id)
+    rated_w = outlet_rated_power_w(outlet.rated_current_a)
     power_w = 0.0
     for reading in sorted(stored, key=lambda r: as_utc(r.device_time)):
         after = advance(tally, RegisterReading(reading.boot_id, reading.seq, as_utc(reading.device_time),
-                                               reading.energy_wh), rated_w)
+                                               reading.energy_wh), rated_w, **outlet.register.options())
         if after is not tally:
             tally, power_w = after, reading.power_w
     if tally.last is not tally.start:

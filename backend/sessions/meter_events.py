@@ -143,6 +143,8 @@ def ended_by_meter(db: Session, meter: Meter, channel: int, session_id: int, rea
         _finish(db, session, register_wh, at, stop_reason, boot_id, seq)
     elif session.provisional:
         _confirm_stop(db, session, register_wh, at, boot_id, seq)
+    elif session.status == SessionStatus.completed and session.stop_reason == StopReason.meter:
+        _name_the_stop(db, session, stop_reason, register_wh, at, boot_id, seq)
     elif gave_up_waiting(session):
         # Nothing proves where it started: the energy stays the vendor's claim, never the applicant's bill.
         session.needs_review = True
@@ -162,6 +164,14 @@ def _revive_from_stop_record(db: Session, session: UsageSession) -> None:
         # An open relay meters nothing, so the outlet's register was the same when the relay closed.
         revive(db, session, before, "neither its start ack nor a reading naming it came; started from the "
                                     "outlet's last reading before it")
+
+
+def _name_the_stop(db: Session, session: UsageSession, reason: StopReason, register_wh: int, at: datetime,
+                   boot_id: str | None, seq: int | None) -> None:
+    """A reading showing the relay open ended the session first (another lane); the meter's record says why."""
+    session.stop_reason = reason
+    if register_wh != session.stop_register_wh:
+        _confirm_stop(db, session, register_wh, at, boot_id, seq)
 
 
 def _finish(db: Session, session: UsageSession, stop_register_wh: int, at: datetime, reason: StopReason,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from backend.meters.register_rules import Anomaly, EnergyVerdict, Reading, billable_energy
+from backend.meters.register_rules import WHOLE_WH, Anomaly, EnergyVerdict, Reading, RegisterModel, billable_energy
 from billing.budget import cap_bill
 from billing.tariffs import BilledLine, ServiceFeeLine, Tariff, bill_total, service_fee_lines, split_by_tariff_period
 from billing.tariffs import valley_equivalent as valley_cost
@@ -33,13 +33,13 @@ class SessionBill:
 
 
 def price_session(readings: Sequence[Reading], tariff: Tariff, rated_power_w: Decimal,
-                  max_amount: Decimal | None = None) -> SessionBill:
+                  max_amount: Decimal | None = None, register: RegisterModel = WHOLE_WH) -> SessionBill:
     """Bill the session from its start reading to its stop reading; every line rounded once.
 
     With `max_amount` (what the session could cost at most, fixed at Start), a total that
     per-line rounding took above it is capped there.
     """
-    verdict = billable_energy(readings, rated_power_w)
+    verdict = billable_energy(readings, rated_power_w, **register.options())
     lines = split_by_tariff_period(billed_series(readings, verdict), tariff)
     fees = service_fee_lines(lines, tariff)
     cap = cap_bill(bill_total([*lines, *fees]), max_amount)

@@ -37,6 +37,7 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
         session.needs_review = bill.needs_review
         session.review_note = "; ".join(a.reason for a in bill.anomalies)[:1000]
         log.warning("session %s settled with register anomalies: %s", session.id, session.review_note)
+    flag_over_limit(session)
     _store_lines(db, session, bill)
     hold = hold_of(db, session.id)
     if hold is None or not hold.status.is_open:  # no card, or its hold was released (a revived session)
@@ -55,6 +56,7 @@ def adjust_after_late_reading(db: Session, session: UsageSession, why: str = "la
     session = locked_session(db, session.id)
     bill = price_of(db, session)
     session.energy_wh = bill.energy_wh
+    flag_over_limit(session)
     difference = bill.total - billed_so_far(db, session)
     if difference:
         entry_key = f"adjust:{session.id}:{_adjustment_count(db, session) + 1}"
@@ -65,11 +67,27 @@ def adjust_after_late_reading(db: Session, session: UsageSession, why: str = "la
     return difference
 
 
+def flag_over_limit(session: UsageSession) -> None:
+    """The meter let more through than the money bought (it did not cut off in time): an operator looks at it.
+
+    The vendor is billed at most `max_amount` whatever the registers show; what lies beyond is the platform's.
+    """
+    if not session.energy_limit_wh or session.energy_wh is None or session.energy_wh <= session.energy_limit_wh:
+        return
+    note = (f"the registers show {session.energy_wh} Wh, more than the session's limit of "
+            f"{session.energy_limit_wh} Wh: the meter did not cut off in time; the bill is capped at "
+            f"¥{session.max_amount}")
+    if note not in (session.review_note or ""):
+        session.review_note = "; ".join(filter(None, [session.review_note, note]))[:1000]
+        log.warning("session %s: %s", session.id, note)
+    session.needs_review = True
+
+
 def price_of(db: Session, session: UsageSession) -> SessionBill:
     """The session priced now from everything its meter reported."""
     outlet = db.get(Outlet, session.outlet_id)
     return price_session(session_readings(db, session), tariff_engine(get_tariff(db, session.tariff_id)),
-                         outlet_rated_power_w(outlet.rated_current_a), session.max_amount)
+                         outlet_rated_power_w(outlet.rated_current_a), session.max_amount, outlet.register)
 
 
 def reprice_later(session: UsageSession, now: datetime) -> None:

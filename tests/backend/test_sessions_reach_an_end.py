@@ -286,3 +286,16 @@ def test_energy_a_stop_record_claims_is_not_billed_to_the_applicant_when_nothing
     with pytest.raises(reconciliation.EnergyClaimedBySession):
         reconciliation.bill_unattributed(db, outlet.point_id, start, end, now=end + timedelta(seconds=1))
     assert ledger_total(db) == 0
+
+
+def test_a_stop_record_that_comes_after_a_reading_ended_the_session_names_why_it_stopped(db, scene):
+    meter, outlet, vendor = scene
+    session, start = running(db, scene)
+    stopped = start + timedelta(minutes=30)
+    # The reading showing the relay open took the fast way; the meter's own record follows it.
+    record_telemetry(db, meter, "b1", 40, stopped, [sample(outlet, 10_500, session.id, closed=False, power_w=0.0)])
+    assert (session.status, session.stop_reason) == (SessionStatus.completed, StopReason.meter)
+    meter_events.ended_by_meter(db, meter, outlet.channel, session.id, "limit_reached", 10_500, stopped, "b1", 39)
+    assert (session.stop_reason, session.energy_wh, session.amount) == (StopReason.limit_reached, 500, Decimal("0.50"))
+    assert db.exec(select(BillLine).where(BillLine.kind == "adjustment")).all() == []
+    assert wallet_balance(db, vendor.id) == Decimal("49.50")

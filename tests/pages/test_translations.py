@@ -119,8 +119,10 @@ class _VisibleText(HTMLParser):
         return any(self.stack)
 
 
-# Symbols and names that are not English words: units, the brand in Latin letters, tariff codes, serials.
-ALLOWED = re.compile(r"https?://\S+|kWh|kW|Wh|A4|CSV|Excel|QR|MQTT|4G|m³|\b[WVA]\b|\bSP\d+\b|\d+|[a-z]+(?:[-_][a-z0-9]+)+")
+# Symbols and names that are not English words: units, the brand in Latin letters, tariff codes, serials, and
+# the names of the standards and devices an installer reads on the hardware (MQTT, DTU, DL/T 645).
+ALLOWED = re.compile(r"https?://\S+|kWh|kW|Wh|A4|CSV|Excel|QR|MQTT|DTU|DL/T 645|4G|m³|\b[WVA]\b|\bSP\d+\b|\d+"
+                     r"|[a-z]+(?:[-_][a-z0-9]+)+")
 
 
 def english_words(html: str, data: tuple[str, ...]) -> list[str]:

@@ -395,3 +395,25 @@ async def _queue_late(broker: EmbeddedBroker, client_id: str, topic: str) -> Non
     session, _ = amqtt_broker._sessions[client_id]
     await session.retained_messages.put(RetainedApplicationMessage(None, topic, b"vetted-for-b", 1))
     await amqtt_broker._publish_session_retained_messages(session)
+
+
+def test_a_client_that_connects_gets_retained_messages_only_for_its_own_subscriptions():
+    """Even an open broker (the demo's) must not replay other meters' retained status to a new client."""
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port)
+    broker.start()
+    try:
+        watcher = Probe(port, None, "gateway-like")
+        watcher.subscribe(TOPICS.meter("+", "status"))
+        other = Probe(port, None, "SP00000003")
+        other.publish(TOPICS.meter("SP00000003", "status"), b"offline-3", retain=True)
+        newcomer = Probe(port, None, "SP00000002")
+        newcomer.subscribe(TOPICS.command("SP00000002"))
+        publisher = Probe(port, None, "api")
+        publisher.publish(TOPICS.command("SP00000002"), b"marker")
+        assert newcomer.collect({(TOPICS.command("SP00000002"), b"marker")}) == {
+            (TOPICS.command("SP00000002"), b"marker")}
+        for probe in (watcher, other, newcomer, publisher):
+            probe.close()
+    finally:
+        broker.stop()
