@@ -4,7 +4,9 @@ The meter's side is played by `MeterStandIn`, which answers the relay orders the
 the meter's messages, through the same handler the gateway runs.
 """
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,8 +33,14 @@ from tests.live_server import serve
 PASSWORD = "password-123"  # what tests.factories.user gives everyone
 
 
-def at_once(calls: list[Callable[[], object]]) -> list[object]:
-    """Run every call in its own thread, released together; return their results in order."""
+HUNG_AFTER_S = 60
+
+
+def at_once(calls: list[Callable[[], object]], timeout: float = HUNG_AFTER_S) -> list[object]:
+    """Run every call in its own thread, released together; return their results (or exceptions) in order.
+
+    A call still running after `timeout` seconds fails the test: a hung request is a finding, not a None.
+    """
     barrier = threading.Barrier(len(calls))
     results: list[object] = [None] * len(calls)
 
@@ -43,12 +51,21 @@ def at_once(calls: list[Callable[[], object]]) -> list[object]:
         except Exception as exc:  # the test inspects it
             results[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + timeout
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    hung = [index for index, thread in enumerate(threads) if thread.is_alive()]
+    if hung:
+        pytest.fail(f"{len(hung)} of {len(calls)} calls still running after {timeout:.0f} s: calls {hung}")
     return results
+
+
+def refusals(answers: list) -> Counter:
+    """The error names of the 409 answers, counted."""
+    return Counter(a.json()["error"] for a in answers if isinstance(a, httpx.Response) and a.status_code == 409)
 
 
 class Api:
@@ -144,6 +161,10 @@ class Scene:
         with Session(self.engine) as db:
             return list(db.exec(select(UsageSession).where(UsageSession.vendor_id == user.id)
                                 .order_by(UsageSession.id)))
+
+    def sessions_of_all(self) -> list[UsageSession]:
+        with Session(self.engine) as db:
+            return list(db.exec(select(UsageSession).order_by(UsageSession.id)))
 
     def ledger_total(self) -> Decimal:
         with Session(self.engine) as db:

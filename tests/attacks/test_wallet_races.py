@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from backend.sessions.models import SessionStatus, UsageSession
-from tests.attacks.conftest import at_once, new_key
+from tests.attacks.conftest import at_once, new_key, refusals
 
 ZERO = Decimal("0.00")
 
@@ -21,6 +21,7 @@ def test_simultaneous_starts_spend_the_wallet_at_most_once(scene_factory):
     answers = at_once([lambda t=t: scene.api.post("/sessions", auth, {"outlet_token": t}) for t in scene.tokens])
     codes = sorted(a.status_code for a in answers)
     assert 500 not in codes and set(codes) <= {201, 409}, [a.text for a in answers]
+    assert set(refusals(answers)) <= {"InsufficientBalance"}
     run_every_session_to_its_limit(scene)
     assert scene.balance(vendor) >= ZERO
     assert {s.status for s in scene.sessions_of(vendor)} == {SessionStatus.completed}
@@ -34,6 +35,7 @@ def test_a_start_and_a_withdrawal_at_once_cannot_both_spend_the_same_money(scene
     calls += [lambda: scene.api.post("/wallet/withdrawals", auth, {"amount": "10.00"}) for _ in range(4)]
     answers = at_once(calls)
     assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    assert set(refusals(answers)) <= {"InsufficientBalance", "NotThatMuchToWithdraw"}
     run_every_session_to_its_limit(scene)
     assert scene.balance(vendor) >= ZERO
 
@@ -84,6 +86,7 @@ def test_simultaneous_refunds_of_a_session_never_exceed_what_it_cost(scene_facto
     answers = at_once([lambda: scene.api.post(f"/sessions/{session.id}/refunds", operator,
                                               {"amount": "0.70", "reason": "socket sparked"}) for _ in range(10)])
     assert sorted(a.status_code for a in answers) == [201] * 2 + [409] * 8, [a.text for a in answers]
+    assert refusals(answers) == {"RefundNotPossible": 8}
     receipt = scene.api.get(f"/sessions/{session.id}/receipt", operator).json()
     assert Decimal(receipt["refunded"]) == Decimal("1.40")
     assert scene.balance(vendor) == Decimal("5.00") - Decimal("2.00") + Decimal("1.40")
@@ -96,7 +99,45 @@ def test_a_refund_of_everything_left_happens_once_however_often_it_is_sent(scene
     answers = at_once([lambda: scene.api.post(f"/sessions/{session.id}/refunds", operator,
                                               {"reason": "meter fault"}) for _ in range(10)])
     assert sorted(a.status_code for a in answers) == [201] + [409] * 9, [a.text for a in answers]
+    assert refusals(answers) == {"RefundNotPossible": 9}
     assert scene.balance(vendor) == Decimal("5.00")
+
+
+REFUND = {"amount": "0.50", "reason": "socket sparked"}
+
+
+def test_a_refund_repeated_with_one_idempotency_key_is_made_once(scene_factory):
+    scene = scene_factory(outlets=1, price="1.00")
+    vendor, session = settled_session(scene, "5.00", used_wh=2_000)
+    operator = scene.api.token(scene.operator) | {"Idempotency-Key": new_key()}
+    answers = [scene.api.post(f"/sessions/{session.id}/refunds", operator, REFUND) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201] * 3, [a.text for a in answers]
+    assert {a.json()["refunded"] for a in answers} == {"0.50"}  # the first answer, replayed
+    assert scene.balance(vendor) == Decimal("3.50")
+    other_body = scene.api.post(f"/sessions/{session.id}/refunds", operator, REFUND | {"amount": "0.60"})
+    assert other_body.status_code == 409 and other_body.json()["error"] == "IdempotencyKeyReused", other_body.text
+    other_reason = scene.api.post(f"/sessions/{session.id}/refunds", operator, REFUND | {"reason": "meter fault"})
+    assert other_reason.status_code == 409 and other_reason.json()["error"] == "IdempotencyKeyReused"
+    fresh = scene.api.post(f"/sessions/{session.id}/refunds", operator | {"Idempotency-Key": new_key()}, REFUND)
+    assert fresh.status_code == 201 and fresh.json()["refunded"] == "1.00"
+    assert scene.balance(vendor) == Decimal("4.00")
+
+
+def test_one_idempotency_key_sent_many_times_at_once_refunds_once(scene_factory):
+    scene = scene_factory(outlets=1, price="1.00")
+    vendor, session = settled_session(scene, "5.00", used_wh=2_000)
+    operator = scene.api.token(scene.operator) | {"Idempotency-Key": new_key()}
+    same = [lambda: scene.api.post(f"/sessions/{session.id}/refunds", operator, REFUND) for _ in range(8)]
+    other = [lambda: scene.api.post(f"/sessions/{session.id}/refunds", operator, REFUND | {"amount": "1.50"})
+             for _ in range(2)]
+    answers = at_once(same + other)
+    by_body = [a.status_code for a in answers[:8]], [a.status_code for a in answers[8:]]
+    # Whichever body claims the key first is made, once; every other body with that key is refused.
+    assert by_body in (([201] * 8, [409] * 2), ([409] * 8, [201] * 2)), [a.text for a in answers]
+    assert set(refusals(answers)) == {"IdempotencyKeyReused"}
+    refunded = {a.json()["refunded"] for a in answers if a.status_code == 201}
+    assert refunded in ({"0.50"}, {"1.50"})
+    assert scene.balance(vendor) == Decimal("3.00") + Decimal(refunded.pop())
 
 
 def test_a_session_settles_once_when_its_stop_ack_and_stop_record_race(scene_factory):
@@ -111,7 +152,7 @@ def test_a_session_settles_once_when_its_stop_ack_and_stop_record_race(scene_fac
     ack = scene.meter.stop_ack(session, scene.serial, 1_500)
     record = scene.meter.message("event", _ended(scene, order, 1_500), scene.serial)
     results = at_once([lambda m=m: scene.meter.deliver(*m) for m in [ack, record, ack, record]])
-    assert [r for r in results if r is not None] == []
+    assert results == [None] * 4  # each handled, none raised
     assert scene.balance(vendor) == Decimal("3.50")
     receipt = scene.api.get(f"/sessions/{session.id}/receipt", auth).json()
     assert [line["amount"] for line in receipt["lines"]] == ["1.50"]
