@@ -24,6 +24,7 @@ from backend.points import service as points
 from backend.sessions.models import UsageSession
 from backend.users.models import Role, User
 from billing.ledger import service as ledger
+from billing.ledger.models import LedgerAccount, Posting
 from billing.wallet.service import wallet_balance
 from device_gateway.handlers import handle
 from device_gateway.protocol import Ack, SessionEnded, Topics, encode
@@ -207,6 +208,22 @@ def books_balance_after_each_attack(engine):
     yield
     with Session(engine) as db:
         assert ledger.ledger_total(db) == 0
+        assert wallets_below_zero(db) == {}
+
+
+def wallets_below_zero(db: Session) -> dict[str, Decimal]:
+    """Every wallet whose balance was ever below zero, with its lowest balance, from its postings in order.
+
+    Postings to one wallet are written under its lock, so their ids follow the order they were committed in."""
+    rows = db.exec(select(LedgerAccount.code, Posting.amount).join(Posting, Posting.account_id == LedgerAccount.id)
+                   .where(LedgerAccount.kind == "vendor_wallet").order_by(Posting.id))
+    running: dict[str, Decimal] = {}
+    lowest: dict[str, Decimal] = {}
+    for code, amount in rows:
+        running[code] = running.get(code, Decimal(0)) + amount
+        if running[code] < 0:
+            lowest[code] = min(lowest.get(code, Decimal(0)), running[code])
+    return lowest
 
 
 def new_key() -> str:

@@ -1,10 +1,12 @@
 """Late meter data re-prices settled sessions while the vendor withdraws and starts: the wallet is never overdrawn.
 
 A session whose stop the meter did not confirm is settled provisionally from its last reading (here
-¥0.00), which frees its money; the meter's stop record then comes late and re-prices it to its whole
-limit. The vendor meanwhile takes the freed money out, or spends it on new sessions, from many
-requests at once. What the wallet cannot cover is owed (arrears) and flagged, never a negative balance.
+¥0.00), which frees its money; the meter's stop record then comes late and re-prices it. The vendor
+meanwhile takes the freed money out, or spends it on new sessions, from many requests at once. What
+the wallet cannot cover is owed (arrears) and flagged, never a negative balance.
 """
+import random
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,7 +21,8 @@ from billing.wallet.arrears import owed
 from tests.attacks.conftest import at_once, refusals
 
 ZERO = Decimal("0.00")
-LATE = 3  # sessions settled provisionally, each re-priced to its ¥10.00 limit at once
+LATE = 3  # sessions settled provisionally at ¥0.00, each re-priced at once to ¥4.00: ¥12.00 against ¥10.00
+USED_WH = 4_000
 
 
 def provisionally_settled(scene, auth) -> UsageSession:
@@ -41,9 +44,11 @@ def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_walle
     vendor = scene.vendor("10.00")
     auth = scene.api.token(vendor)
     late = [provisionally_settled(scene, auth) for _ in range(LATE)]
-    assert scene.balance(vendor) == Decimal("10.00")  # all of it free again, three times over at risk
-    stop_records = [scene.meter.stop_ack(s, scene.serial, s.energy_limit_wh) for s in late]
-    calls = [lambda m=m: scene.meter.deliver(*m) for m in stop_records * 2]  # two gateways deliver each
+    assert scene.balance(vendor) == Decimal("10.00")  # all of it free again, with ¥12.00 of re-pricing on its way
+    stop_records = [scene.meter.stop_ack(s, scene.serial, USED_WH) for s in late]
+    # Two gateways deliver each record, some a little later, so that some re-pricings come after the requests.
+    delays = random.Random(20261201).choices([0, 0.02, 0.05, 0.1], k=len(stop_records) * 2)
+    calls = [lambda m=m, d=d: time.sleep(d) or scene.meter.deliver(*m) for m, d in zip(stop_records * 2, delays)]
     calls += [lambda: scene.api.post("/wallet/withdrawals", auth, {}) for _ in range(4)]
     calls += [lambda t=t: scene.api.post("/sessions", auth, {"outlet_token": t}) for t in scene.tokens[LATE:]]
     answers = at_once(calls)
@@ -65,9 +70,9 @@ def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_walle
         for session in late:
             adjustments = db.exec(select(BillLine).where(BillLine.session_id == session.id,
                                                          BillLine.kind == "adjustment")).all()
-            assert [line.amount for line in adjustments] == [Decimal("10.00")]  # re-priced once
+            assert [line.amount for line in adjustments] == [Decimal("4.00")]  # re-priced once
         flagged = [s for s in sessions if "owed (arrears)" in (s.review_note or "")]
-    print(f"\nlate re-pricing: {LATE} × ¥10.00 re-priced, {len(http)} requests at once "
+    print(f"\nlate re-pricing: {LATE} × ¥4.00 re-priced, {len(http)} requests at once "
           f"({sorted(a.status_code for a in http)}); withdrawn ¥{withdrawn}, wallet ¥{wallet}, owed ¥{debt}, "
           f"{len(flagged)} sessions flagged")
     assert wallet >= ZERO and debt >= ZERO

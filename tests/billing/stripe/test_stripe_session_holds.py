@@ -112,3 +112,21 @@ def test_refunding_a_card_paid_session_goes_back_to_the_card(db, scene, provider
     assert 400 in stripe_refunds
     assert receipt(db, session).refunded == Decimal("4.00")
     assert wallet_balance(db, vendor.id) == Decimal("3.00")
+
+
+def test_a_card_paid_session_is_refunded_once_its_hold_is_settled_and_then_to_the_card(db, scene, provider):
+    from backend.sessions.refunds import RefundNotPossible, refund_session
+    meter, outlet, vendor = scene
+    session = sessions.start_session(db, vendor, outlet.qr_token, Decimal("1.00"), 30, Decimal("50.00"), provider)
+    meter_events.command_acknowledged(db, meter, session.start_cmd_id, "close", True, None, 0,
+                                      utcnow() - timedelta(hours=2), "b", 1)
+    sessions.request_stop(db, vendor, session.id, 30)
+    meter_events.command_acknowledged(db, meter, pending_orders(db)[-1].cmd_id, "open", True, None, 6_000, utcnow(),
+                                      "b", 2)
+    # Settled, but the scheduler has not captured the hold yet: a refund now would go to the wallet while
+    # the card is charged moments later.
+    with pytest.raises(RefundNotPossible, match="card hold is not settled yet"):
+        refund_session(db, session, Decimal("2.00"), "dispute upheld", provider)
+    settlement.capture_settled_holds(db, provider)
+    assert refund_session(db, session, Decimal("2.00"), "dispute upheld", provider) == Decimal("2.00")
+    assert wallet_balance(db, vendor.id) == Decimal("3.00")  # back to the card, not the wallet
