@@ -64,6 +64,19 @@ def at_once(calls: list[Callable[[], object]], timeout: float = HUNG_AFTER_S) ->
     return results
 
 
+def tally(answers: list) -> str:
+    """The answers as docs/security.md gives them: "2 × 201, 8 × 409 RefundNotPossible"; exceptions by name."""
+    kinds = Counter(_kind(a) for a in answers)
+    return ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items()))
+
+
+def _kind(answer) -> str:
+    if isinstance(answer, httpx.Response):
+        return f"{answer.status_code} {answer.json().get('error', '')}".strip() if answer.status_code >= 400 \
+            else str(answer.status_code)
+    return type(answer).__name__ if isinstance(answer, Exception) else "done"
+
+
 def refusals(answers: list) -> Counter:
     """The error names of the 409 answers, counted."""
     return Counter(a.json()["error"] for a in answers if isinstance(a, httpx.Response) and a.status_code == 409)

@@ -39,7 +39,7 @@ def provisionally_settled(scene, auth) -> UsageSession:
     return session
 
 
-def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_wallet(scene_factory):
+def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_wallet(scene_factory, figures):
     scene = scene_factory(outlets=LATE + 4, price="1.00")
     vendor = scene.vendor("10.00")
     auth = scene.api.token(vendor)
@@ -72,7 +72,7 @@ def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_walle
                                                          BillLine.kind == "adjustment")).all()
             assert [line.amount for line in adjustments] == [Decimal("4.00")]  # re-priced once
         flagged = [s for s in sessions if "owed (arrears)" in (s.review_note or "")]
-    print(f"\nlate re-pricing: {LATE} × ¥4.00 re-priced, {len(http)} requests at once "
+    figures(f"late re-pricing: {LATE} × ¥4.00 re-priced, {len(http)} requests at once "
           f"({sorted(a.status_code for a in http)}); withdrawn ¥{withdrawn}, wallet ¥{wallet}, owed ¥{debt}, "
           f"{len(flagged)} sessions flagged")
     assert wallet >= ZERO and debt >= ZERO

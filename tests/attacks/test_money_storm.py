@@ -21,7 +21,7 @@ ROUNDS = 6
 CALLS_PER_ROUND = 24
 
 
-def test_no_interleaving_overspends_refunds_twice_or_unbalances_the_books(scene_factory):
+def test_no_interleaving_overspends_refunds_twice_or_unbalances_the_books(scene_factory, figures):
     scene = scene_factory(outlets=6, price="1.00", service_fee={"per_session": "0.30", "per_kwh": "0.10"})
     vendors = [scene.vendor(balance) for balance in ("3.00", "8.00", "20.00")]
     auths = {v.id: scene.api.token(v) for v in vendors}
@@ -39,7 +39,7 @@ def test_no_interleaving_overspends_refunds_twice_or_unbalances_the_books(scene_
                                                                    and a.status_code >= 500)]
     assert problems == []
     kinds = Counter(a.status_code if isinstance(a, httpx.Response) else "meter" for a in answers)
-    print(f"\nstorm: {len(answers)} calls in {took:.0f} s: "
+    figures(f"storm: {len(answers)} calls in {took:.0f} s: "
           + ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items(), key=str))
           + f"; 409s: {dict(refusals(answers))}")
     assert kinds[201] > 10  # the storm did things

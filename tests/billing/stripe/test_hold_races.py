@@ -100,7 +100,7 @@ def state(engine, vendor_id: int, session_id: int):
 
 
 def test_captures_racing_refunds_of_one_card_session_refund_only_what_was_captured(api, engine, provider,
-                                                                                   stripe_api):
+                                                                                   stripe_api, figures):
     vendor_id, operator_id, session_id = card_session(engine, provider, used_wh=5_000)
     with Session(engine) as db:
         auth = sign_in(api, db.get(User, operator_id))
@@ -116,7 +116,7 @@ def test_captures_racing_refunds_of_one_card_session_refund_only_what_was_captur
     made = sum(r.status_code == 201 for r in refunds)
     later = [post(api, f"/sessions/{session_id}/refunds", auth, refund) for _ in range(6 - made)]
     session, hold, paid, given_back, wallet, debt = state(engine, vendor_id, session_id)
-    print(f"\ncapture × 4 racing refunds × 8: {made} × 201 in the race, then {[r.status_code for r in later]}; "
+    figures(f"capture × 4 racing refunds × 8: {made} × 201 in the race, then {[r.status_code for r in later]}; "
           f"¥{given_back} refunded of ¥{hold.captured_amount} captured")
     assert (hold.status, hold.captured_amount, paid) == (HoldStatus.captured, Decimal("5.00"), Decimal("5.00"))
     assert [r.status_code for r in later] == [201] * (5 - made) + [409]
@@ -124,7 +124,8 @@ def test_captures_racing_refunds_of_one_card_session_refund_only_what_was_captur
     assert (wallet, debt) == (ZERO, ZERO)  # all of it went back to the card
 
 
-def test_a_failed_start_revived_while_schedulers_settle_its_hold_is_paid_exactly_once(api, engine, provider):
+def test_a_failed_start_revived_while_schedulers_settle_its_hold_is_paid_exactly_once(api, engine, provider,
+                                                                                     figures):
     vendor_id, operator_id, session_id = card_session(engine, provider, wallet="2.00")
     with Session(engine) as db:
         session = db.get(UsageSession, session_id)
@@ -147,7 +148,7 @@ def test_a_failed_start_revived_while_schedulers_settle_its_hold_is_paid_exactly
     assert {r.status_code for r in answers[5:]} <= {201, 409} and set(refusals(answers[5:])) <= {"RefundNotPossible"}
     scheduler(engine, provider)()  # whatever was left for the next round
     session, hold, paid, given_back, wallet, debt = state(engine, vendor_id, session_id)
-    print(f"\nrevived card session: hold {hold.status.value} (¥{hold.captured_amount} captured), bill ¥{session.amount}"
+    figures(f"revived card session: hold {hold.status.value} (¥{hold.captured_amount} captured), bill ¥{session.amount}"
           f" paid ¥{paid}, wallet ¥{wallet}, owed ¥{debt}, refunded ¥{given_back}")
     assert session.amount == Decimal("6.50") and session.needs_review
     assert paid == session.amount  # paid once: captured, or (hold released first) from the wallet and owed
@@ -159,7 +160,7 @@ def test_a_failed_start_revived_while_schedulers_settle_its_hold_is_paid_exactly
     assert wallet - debt == Decimal("2.00") - (paid - hold.captured_amount) + (given_back - to_card)
 
 
-def test_withdrawals_racing_the_capture_of_a_bill_below_the_minimum_never_overdraw(api, engine, provider):
+def test_withdrawals_racing_the_capture_of_a_bill_below_the_minimum_never_overdraw(api, engine, provider, figures):
     vendor_id, _, session_id = card_session(engine, provider, wallet="5.00", used_wh=1_500)
     with Session(engine) as db:
         auth = sign_in(api, db.get(User, vendor_id))
@@ -171,7 +172,7 @@ def test_withdrawals_racing_the_capture_of_a_bill_below_the_minimum_never_overdr
         "NotThatMuchToWithdraw"}
     sent = sum((Decimal(w.json()["sent"]) for w in withdrawals if w.status_code == 201), ZERO)
     session, hold, paid, _, wallet, debt = state(engine, vendor_id, session_id)
-    print(f"\nbelow-minimum capture × 3 racing withdrawals × 5: {sorted(w.status_code for w in withdrawals)}, "
+    figures(f"below-minimum capture × 3 racing withdrawals × 5: {sorted(w.status_code for w in withdrawals)}, "
           f"¥{sent} withdrawn, hold {hold.status.value}, wallet ¥{wallet}, owed ¥{debt}")
     assert hold.status is HoldStatus.charged_to_wallet and paid == Decimal("1.50")
     assert (sent, wallet, debt) == (Decimal("3.50"), ZERO, ZERO)  # the ¥1.50 bill was kept for, and paid
