@@ -74,7 +74,9 @@ def _kind(answer) -> str:
     if isinstance(answer, httpx.Response):
         return f"{answer.status_code} {answer.json().get('error', '')}".strip() if answer.status_code >= 400 \
             else str(answer.status_code)
-    return type(answer).__name__ if isinstance(answer, Exception) else "done"
+    if isinstance(answer, Exception):
+        return type(answer).__name__
+    return str(answer) if isinstance(answer, int) else "done"
 
 
 def refusals(answers: list) -> Counter:
