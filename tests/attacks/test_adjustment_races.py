@@ -18,7 +18,7 @@ from backend.sessions.billed import billed_so_far
 from backend.sessions.models import BillLine, SessionStatus, UsageSession
 from backend.sessions.settlement import settle_unconfirmed_stops
 from billing.wallet.arrears import owed
-from tests.attacks.conftest import at_once, refusals
+from tests.attacks.conftest import at_once, refusals, tally
 
 ZERO = Decimal("0.00")
 LATE = 3  # sessions settled provisionally at ¥0.00, each re-priced at once to ¥4.00: ¥12.00 against ¥10.00
@@ -72,8 +72,8 @@ def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_walle
                                                          BillLine.kind == "adjustment")).all()
             assert [line.amount for line in adjustments] == [Decimal("4.00")]  # re-priced once
         flagged = [s for s in sessions if "owed (arrears)" in (s.review_note or "")]
-    figures(f"late re-pricing: {LATE} × ¥4.00 re-priced, {len(http)} requests at once "
-          f"({sorted(a.status_code for a in http)}); withdrawn ¥{withdrawn}, wallet ¥{wallet}, owed ¥{debt}, "
+    figures(f"{LATE} re-pricings of ¥4.00 (each delivered twice) racing 4 withdrawals and 4 starts: {tally(http)}; "
+            f"withdrawn ¥{withdrawn}, wallet ¥{wallet}, owed ¥{debt}, "
           f"{len(flagged)} sessions flagged")
     assert wallet >= ZERO and debt >= ZERO
     assert Decimal("10.00") == wallet + withdrawn + billed - debt  # every fen accounted for

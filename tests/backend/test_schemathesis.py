@@ -133,7 +133,7 @@ def tally(figure_lines):
     operations: dict[Role, set] = {role: set() for role in ROLES}
 
     def count(role: Role, case, status: int) -> None:
-        operations[role].add((case.method, case.path))
+        operations[role].add(case.operation.label)
         mode = case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
         counts[role].update(["cases", mode.value, "5xx" if status >= 500 else "answered"])
     began = time.monotonic()

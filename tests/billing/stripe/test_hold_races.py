@@ -31,7 +31,7 @@ from billing.payments.service import top_up
 from billing.wallet.arrears import owed
 from billing.wallet.service import wallet_balance
 from tests import factories
-from tests.attacks.conftest import at_once, refusals, wallets_below_zero
+from tests.attacks.conftest import at_once, refusals, tally, wallets_below_zero
 from tests.billing.stripe.test_stripe_races import post, refunded_fen, sign_in
 from tests.live_server import serve
 
@@ -116,7 +116,7 @@ def test_captures_racing_refunds_of_one_card_session_refund_only_what_was_captur
     made = sum(r.status_code == 201 for r in refunds)
     later = [post(api, f"/sessions/{session_id}/refunds", auth, refund) for _ in range(6 - made)]
     session, hold, paid, given_back, wallet, debt = state(engine, vendor_id, session_id)
-    figures(f"capture × 4 racing refunds × 8: {made} × 201 in the race, then {[r.status_code for r in later]}; "
+    figures(f"4 captures racing 8 refunds of ¥1.00: {tally(refunds)}, then {tally(later)}; "
           f"¥{given_back} refunded of ¥{hold.captured_amount} captured")
     assert (hold.status, hold.captured_amount, paid) == (HoldStatus.captured, Decimal("5.00"), Decimal("5.00"))
     assert [r.status_code for r in later] == [201] * (5 - made) + [409]
@@ -148,7 +148,7 @@ def test_a_failed_start_revived_while_schedulers_settle_its_hold_is_paid_exactly
     assert {r.status_code for r in answers[5:]} <= {201, 409} and set(refusals(answers[5:])) <= {"RefundNotPossible"}
     scheduler(engine, provider)()  # whatever was left for the next round
     session, hold, paid, given_back, wallet, debt = state(engine, vendor_id, session_id)
-    figures(f"revived card session: hold {hold.status.value} (¥{hold.captured_amount} captured), bill ¥{session.amount}"
+    figures(f"4 captures racing the revival and 3 refunds ({tally(answers[5:])}): hold {hold.status.value} (¥{hold.captured_amount} captured), bill ¥{session.amount}"
           f" paid ¥{paid}, wallet ¥{wallet}, owed ¥{debt}, refunded ¥{given_back}")
     assert session.amount == Decimal("6.50") and session.needs_review
     assert paid == session.amount  # paid once: captured, or (hold released first) from the wallet and owed
@@ -172,7 +172,7 @@ def test_withdrawals_racing_the_capture_of_a_bill_below_the_minimum_never_overdr
         "NotThatMuchToWithdraw"}
     sent = sum((Decimal(w.json()["sent"]) for w in withdrawals if w.status_code == 201), ZERO)
     session, hold, paid, _, wallet, debt = state(engine, vendor_id, session_id)
-    figures(f"below-minimum capture × 3 racing withdrawals × 5: {sorted(w.status_code for w in withdrawals)}, "
+    figures(f"3 captures of a ¥1.50 bill racing 5 withdrawals of everything: {tally(withdrawals)}, "
           f"¥{sent} withdrawn, hold {hold.status.value}, wallet ¥{wallet}, owed ¥{debt}")
     assert hold.status is HoldStatus.charged_to_wallet and paid == Decimal("1.50")
     assert (sent, wallet, debt) == (Decimal("3.50"), ZERO, ZERO)  # the ¥1.50 bill was kept for, and paid
