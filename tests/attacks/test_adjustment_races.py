@@ -73,8 +73,7 @@ def test_late_re_pricing_racing_withdrawals_and_starts_never_overdraws_the_walle
             assert [line.amount for line in adjustments] == [Decimal("4.00")]  # re-priced once
         flagged = [s for s in sessions if "owed (arrears)" in (s.review_note or "")]
     figures(f"{LATE} re-pricings of ¥4.00 (each delivered twice) racing 4 withdrawals and 4 starts: {tally(http)}; "
-            f"withdrawn ¥{withdrawn}, wallet ¥{wallet}, owed ¥{debt}, "
-          f"{len(flagged)} sessions flagged")
+            f"withdrawn ¥{withdrawn}, wallet ¥{wallet}, owed ¥{debt}, {len(flagged)} sessions flagged")
     assert wallet >= ZERO and debt >= ZERO
     assert Decimal("10.00") == wallet + withdrawn + billed - debt  # every fen accounted for
     assert debt == 0 or flagged

@@ -148,8 +148,9 @@ def test_a_failed_start_revived_while_schedulers_settle_its_hold_is_paid_exactly
     assert {r.status_code for r in answers[5:]} <= {201, 409} and set(refusals(answers[5:])) <= {"RefundNotPossible"}
     scheduler(engine, provider)()  # whatever was left for the next round
     session, hold, paid, given_back, wallet, debt = state(engine, vendor_id, session_id)
-    figures(f"4 captures racing the revival and 3 refunds ({tally(answers[5:])}): hold {hold.status.value} (¥{hold.captured_amount} captured), bill ¥{session.amount}"
-          f" paid ¥{paid}, wallet ¥{wallet}, owed ¥{debt}, refunded ¥{given_back}")
+    figures(f"4 captures racing the revival and 3 refunds ({tally(answers[5:])}): hold {hold.status.value} "
+            f"(¥{hold.captured_amount} captured), bill ¥{session.amount} paid ¥{paid}, wallet ¥{wallet}, "
+            f"owed ¥{debt}, refunded ¥{given_back}")
     assert session.amount == Decimal("6.50") and session.needs_review
     assert paid == session.amount  # paid once: captured, or (hold released first) from the wallet and owed
     assert hold.status in (HoldStatus.captured, HoldStatus.released)
