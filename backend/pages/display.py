@@ -74,6 +74,7 @@ MOVEMENT_TEXT = {
     "top_up": N_("Top-up"), "settlement": N_("Power used"), "adjustment": N_("Correction of a bill"),
     "session_refund": N_("Refund"), "refund": N_("Sent back to the card"), "withdrawal": N_("Withdrawal"),
     "hold_wallet_charge": N_("Power used (card hold too small for a card charge)"),
+    "arrears_collected": N_("Money owed, paid off"),
 }
 ROLE_TEXT = {"vendor": N_("Vendor"), "applicant": N_("Applicant"), "operator": N_("Operator")}
 CATEGORY_TEXT = {"agricultural": N_("Agricultural"), "commercial": N_("Commercial"),

@@ -169,7 +169,7 @@ FORGERIES = [("another site, the token somehow known", {"Origin": EVIL}, True),
 
 
 @pytest.mark.parametrize("role", ["operator_id", "vendor_id", "applicant_id"])
-def test_every_form_route_refuses_a_forged_request_and_changes_nothing(app, world, existing, role):
+def test_every_form_route_refuses_a_forged_request_and_changes_nothing(app, world, existing, role, figures):
     routes = form_routes(app)
     with TestClient(app, base_url=SITE) as victim:
         victim.cookies.set(COOKIE_NAME, create_access_token(getattr(world, role), app.state.settings.jwt_secret(),
@@ -188,6 +188,8 @@ def test_every_form_route_refuses_a_forged_request_and_changes_nothing(app, worl
         assert everything(world.engine) == before
         refused = len(routes) * len(FORGERIES)
         assert f'scanpower_http_rejected_total{{reason="CsrfCheckFailed"}} {refused}' in victim.get("/metrics").text
+    figures(f"{len(routes)} form routes × {len(FORGERIES)} forgeries with the cookie of the {role.removesuffix('_id')}:"
+            f" {refused} × 403, every table unchanged")
 
 
 def test_every_form_route_lets_the_pages_own_request_past_the_check(app, world, existing):
