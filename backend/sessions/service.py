@@ -12,8 +12,8 @@ from backend.points import service as points
 from backend.points.models import Meter, Outlet
 from backend.points.rules import refusal_to_serve
 from backend.sessions.commands import new_cmd_id, order, start_deadline, stop_deadline
-from backend.sessions.reservations import spendable_balance
 from backend.sessions.models import OPEN_SESSION_SQL, OPEN_STATUSES, SessionStatus, StopReason, UsageSession
+from backend.sessions.reservations import spendable_balance
 from backend.tariffs.service import get_tariff, price_now, tariff_engine
 from backend.users.models import Role, User
 from billing.budget import SessionBudget, session_budget

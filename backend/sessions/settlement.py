@@ -10,9 +10,9 @@ from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.register_rules import outlet_rated_power_w
 from backend.points.models import Outlet
+from backend.sessions.billed import billed_so_far
 from backend.sessions.models import OPEN_STATUSES, BillLine, SessionStatus, UsageSession
 from backend.sessions.pricing import SessionBill, price_session
-from backend.sessions.billed import billed_so_far
 from backend.sessions.reservations import free_balance, spendable_balance
 from backend.sessions.service import hold_of, locked_session
 from backend.tariffs.service import get_tariff, tariff_engine
