@@ -38,7 +38,8 @@ def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> Back
         return run
 
     timeout = settings.command_timeout_seconds
-    scheduler.add_job(job("expire_points", lambda db: expire_points(db, local_today(), timeout)), "interval", minutes=5,
+    # Every minute: a session on a point whose permit ended runs on at most a minute past midnight.
+    scheduler.add_job(job("expire_points", lambda db: expire_points(db, local_today(), timeout)), "interval", minutes=1,
                       id="expire_points", next_run_time=utcnow())
     scheduler.add_job(job("activate_points", lambda db: activate_points_with_meters_online(db, local_today())),
                       "interval", minutes=5, id="activate_points", next_run_time=utcnow())

@@ -113,3 +113,26 @@ def settings(database_url, broker_url, tmp_path) -> Settings:
     return Settings(database_url=database_url, mqtt_url=broker_url, mqtt_topic_prefix=f"sptest-{run}/v1",
                     gateway_client_id=f"gw-{run}", http_port=port, public_base_url=f"http://127.0.0.1:{port}",
                     secret_key=f"test-secret-{run}-0123456789abcdef", command_timeout_seconds=10)
+
+
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def figure_lines(request) -> list[str]:
+    """Lines of measured figures, printed together at the end of the run (docs/security.md quotes them)."""
+    return request.config.stash.setdefault(FIGURES, [])
+
+
+@pytest.fixture
+def figures(request, figure_lines):
+    """Record a line of this test's measured figures."""
+    return lambda text: figure_lines.append(f"{request.node.nodeid}: {text}")
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section(f"figures ({'PostgreSQL' if EXTERNAL_DB else 'SQLite'})")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -26,6 +26,7 @@ TRAIL_TEXT = {
     UNUSED_BACK: N_("Unused part of a session paid ahead"), REFUNDED: N_("Refund"),
     "refund_failed": N_("A refund failed: the money is back in your balance"),
     "hold_capture": N_("Power used, charged through the hold"),
+    "arrears_collected": N_("Money owed, paid off"),
 }
 REFUND_BADGE = {"pending": "wait", "succeeded": "ok", "failed": "bad", "due": "wait"}
 

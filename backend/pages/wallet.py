@@ -24,13 +24,14 @@ from backend.pages.paying import ask_for_top_up, hand_over
 from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 from backend.payments.schemas import TopUpRequest
-from backend.sessions import service as sessions
+from backend.sessions.reservations import spendable_balance
 from backend.users.models import User
 from backend.wallet import service as wallet_service
 from billing.payments import service as payments
 from billing.payments.interface import PaymentProvider
 from billing.payments.models import MAX_TOP_UP, TopUp, Withdrawal
 from billing.payments.providers import PROVIDER_OF, PaymentMethodUnavailable, PayWith
+from billing.wallet.arrears import owed
 from billing.wallet.service import wallet_balance
 
 router = page_router()
@@ -41,8 +42,9 @@ class WalletSummary:
     """A vendor's money as the pages show it."""
 
     balance: Decimal
-    spendable: Decimal  # the balance less what open sessions may still spend
+    spendable: Decimal  # the balance less what open sessions and holds may still charge, and what is owed
     minimum: Decimal  # needed to start a session
+    owed: Decimal = Decimal("0.00")  # arrears: charged after the fact beyond what the wallet had free
 
     @property
     def enough_to_start(self) -> bool:
@@ -54,8 +56,8 @@ class WalletSummary:
 
 
 def wallet_summary(db: Session, vendor: User, settings: Settings) -> WalletSummary:
-    return WalletSummary(wallet_balance(db, vendor.id), sessions.spendable_balance(db, vendor.id),
-                         settings.min_start_balance)
+    spendable = max(spendable_balance(db, vendor.id), Decimal("0.00"))
+    return WalletSummary(wallet_balance(db, vendor.id), spendable, settings.min_start_balance, owed(db, vendor.id))
 
 
 @router.get("/wallet/top-up")

@@ -142,9 +142,9 @@ def close_point(db: Session, point_id: int, actor: User | None = None) -> Meteri
 
 
 def expire_points(db: Session, today: date) -> list[MeteringPoint]:
-    """Mark points whose validity period has ended as expired."""
+    """Mark points whose validity period has ended as expired; cheap enough to run every minute."""
     live = [PointStatus.approved, PointStatus.active]
-    points = db.exec(select(MeteringPoint).where(MeteringPoint.status.in_(live)))
+    points = db.exec(select(MeteringPoint).where(MeteringPoint.status.in_(live), MeteringPoint.valid_until < today))
     expired = [p for p in points if has_expired(p, today)]
     for point in expired:
         point.status = PointStatus.expired

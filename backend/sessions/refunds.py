@@ -10,9 +10,10 @@ from backend.core.errors import Conflict
 from backend.core.types import Text, exact_decimal
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.sessions.service import hold_of
-from backend.sessions.settlement import billed_so_far
+from backend.sessions.billed import billed_so_far
 from billing.ledger import service as ledger
 from billing.ledger.models import JournalEntry, Posting
+from billing.payments import holds
 from billing.payments.interface import PaymentProvider
 from billing.payments.models import HoldStatus, Payment, PaymentPurpose, PaymentStatus
 from billing.payments.providers import Providers
@@ -45,11 +46,14 @@ def refund_session(db: Session, session: UsageSession, amount: Decimal | None, r
     lock_wallet(db, session.vendor_id)
     if session.status != SessionStatus.completed:
         raise RefundNotPossible(f"session {session.id} is {session.status.value}; only settled sessions are refunded")
+    hold = hold_of(db, session.id)
+    if hold is not None and holds.hold_by_intent(db, hold.external_id).status.is_open:
+        raise RefundNotPossible(f"session {session.id}'s {holds.HOLD_LABEL.get(hold.provider, 'hold')} is not "
+                                f"settled yet; refund it once its bill has been captured (within a minute)")
     left = billed_so_far(db, session) - refunded(db, session)
     amount = left if amount is None else amount
     if left <= 0 or amount > left:
         raise RefundNotPossible(f"¥{max(left, ZERO)} of session {session.id} can still be refunded")
-    hold = hold_of(db, session.id)
     to_hold = _hold_share(db, session, amount, providers)
     if to_hold:
         refund_payment(db, hold, to_hold, reason, providers.named(hold.provider))

@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from backend.audit.service import record, snapshot
-from backend.core.clock import as_utc, local_today, utcnow
+from backend.core.clock import local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.rows import insert_once, lock_row
 from backend.points import service as points
@@ -13,16 +13,15 @@ from backend.points.models import Meter, Outlet
 from backend.points.rules import refusal_to_serve
 from backend.sessions.commands import new_cmd_id, order, start_deadline, stop_deadline
 from backend.sessions.models import OPEN_SESSION_SQL, OPEN_STATUSES, SessionStatus, StopReason, UsageSession
+from backend.sessions.reservations import spendable_balance
 from backend.tariffs.service import get_tariff, price_now, tariff_engine
 from backend.users.models import Role, User
 from billing.budget import SessionBudget, session_budget
 from billing.payments import holds
 from billing.payments.interface import PaymentProvider
-from billing.payments.models import Hold, Payment, PaymentPurpose, PaymentStatus
-from billing.pricing import energy_amount
+from billing.payments.models import Hold, Payment
 from billing.tariffs import Tariff as TariffEngine
-from billing.wallet.service import lock_wallet, wallet_balance
-
+from billing.wallet.service import lock_wallet
 
 
 class SessionNotFound(NotFound):
@@ -152,45 +151,6 @@ def _insert_claiming_outlet(db: Session, session: UsageSession) -> UsageSession:
     if not insert_once(db, session, "outlet_id", where=OPEN_SESSION_SQL):
         raise OutletBusy(f"outlet {session.channel} is in use by another session")
     return db.exec(select(UsageSession).where(UsageSession.start_cmd_id == session.start_cmd_id)).one()
-
-
-def spendable_balance(db: Session, vendor_id: int) -> Decimal:
-    """The wallet balance less what the vendor's open sessions may still spend.
-
-    A session paid ahead keeps all of its payment until it is settled: what it does not use goes
-    back to where it came from, not to the wallet. Exact only while the wallet is locked
-    (`lock_wallet`); otherwise it is a display figure.
-    """
-    open_sessions = _open_sessions_of(db, vendor_id)
-    prepaid = _paid_ahead(db, [s.id for s in open_sessions])
-    reserved = sum((max(_most_it_can_cost(db, s), prepaid.get(s.id, Decimal("0.00"))) for s in open_sessions),
-                   Decimal("0.00"))
-    return wallet_balance(db, vendor_id) - reserved
-
-
-def _paid_ahead(db: Session, session_ids: list[int]) -> dict[int, Decimal]:
-    if not session_ids:
-        return {}
-    query = select(Payment.session_id, Payment.amount).where(Payment.session_id.in_(session_ids),
-                                                             Payment.purpose == PaymentPurpose.session,
-                                                             Payment.status == PaymentStatus.succeeded)
-    return {session_id: amount for session_id, amount in db.exec(query)}
-
-
-def _most_it_can_cost(db: Session, session: UsageSession) -> Decimal:
-    if session.max_amount is not None:
-        return session.max_amount
-    # Sessions started before max_amount was recorded (migration 0008).
-    dearest = tariff_engine(get_tariff(db, session.tariff_id)).highest_price_from(as_utc(session.requested_at))
-    return energy_amount(session.energy_limit_wh, dearest)
-
-
-def _open_sessions_of(db: Session, vendor_id: int) -> list[UsageSession]:
-    """Open sessions paid from the wallet (a card hold backs the others)."""
-    by_card = select(Hold.session_id).where(Hold.session_id.is_not(None))
-    query = select(UsageSession).where(UsageSession.vendor_id == vendor_id, UsageSession.status.in_(OPEN_STATUSES),
-                                       UsageSession.id.not_in(by_card))
-    return list(db.exec(query))
 
 
 def open_session_on_outlet(db: Session, outlet_id: int) -> UsageSession | None:

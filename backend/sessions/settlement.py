@@ -11,8 +11,10 @@ from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.register_rules import outlet_rated_power_w
 from backend.points.models import Outlet
+from backend.sessions.billed import billed_so_far
 from backend.sessions.models import OPEN_STATUSES, BillLine, SessionStatus, UsageSession
 from backend.sessions.pricing import SessionBill, price_session
+from backend.sessions.reservations import free_balance, spendable_balance
 from backend.sessions.service import hold_of, locked_session
 from backend.tariffs.service import get_tariff, tariff_engine
 from billing.payments import holds
@@ -20,7 +22,9 @@ from billing.payments.interface import PaymentProvider
 from billing.payments.models import Hold, HoldStatus, Payment, PaymentPurpose, PaymentStatus
 from billing.payments.providers import Providers
 from billing.payments.refunds import refund
-from billing.wallet.service import charge_adjustment, charge_session, lock_wallet
+from billing.wallet import arrears
+from billing.wallet.charges import charge_adjustment, charge_session
+from billing.wallet.service import lock_wallet
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +45,13 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
     _store_lines(db, session, bill)
     hold = hold_of(db, session.id)
     if hold is None or not hold.status.is_open:  # no card, or its hold was released (a revived session)
-        charge_session(db, session.vendor_id, session.id, session.amount)
+        lock_wallet(db, session.vendor_id)
+        free = spendable_balance(db, session.vendor_id, excluding_session=session.id)
+        charged = charge_session(db, session.vendor_id, session.id, session.amount, free)
+        flag_owed(session, charged.owed, "its bill")
     # A card-paid session is captured by the scheduler (capture_settled_holds), outside the gateway.
     session.status = SessionStatus.completed
+    collect_arrears(db, session.vendor_id, f"collect:settle:{session.id}")
     return bill
 
 
@@ -60,7 +68,10 @@ def adjust_after_late_reading(db: Session, session: UsageSession, why: str = "la
     difference = bill.total - billed_so_far(db, session)
     if difference:
         entry_key = f"adjust:{session.id}:{_adjustment_count(db, session) + 1}"
-        charge_adjustment(db, session.vendor_id, session.id, difference, entry_key)
+        lock_wallet(db, session.vendor_id)
+        charged = charge_adjustment(db, session.vendor_id, session.id, difference, entry_key,
+                                    spendable_balance(db, session.vendor_id))
+        flag_owed(session, charged.owed, "a re-pricing after late meter data")
         db.add(BillLine(session_id=session.id, kind="adjustment", period=why, version=entry_key,
                         energy_wh=None, unit_price=difference, amount=difference))
         log.info("session %s re-priced (%s): %+.2f yuan", session.id, why, difference)
@@ -185,10 +196,24 @@ def register_before(db: Session, session: UsageSession) -> RegisterReading | Non
     return max(found, key=lambda r: r.time) if found else None
 
 
-def billed_so_far(db: Session, session: UsageSession) -> Decimal:
-    """The settled amount plus every adjustment since."""
-    adjustments = select(BillLine.amount).where(BillLine.session_id == session.id, BillLine.kind == "adjustment")
-    return session.amount + sum(db.exec(adjustments), Decimal("0.00"))
+
+
+def flag_owed(session: UsageSession, owed: Decimal, what: str) -> None:
+    """A charge the wallet could not cover: the session goes to an operator for review."""
+    if owed <= 0:
+        return
+    note = f"¥{owed} of {what} was more than the wallet had free: owed (arrears), collected from the next top-up"
+    session.needs_review = True
+    session.review_note = "; ".join(filter(None, [session.review_note, note]))[:1000]
+    log.warning("session %s: ¥%s owed by vendor %s (%s)", session.id, owed, session.vendor_id, what)
+
+
+def collect_arrears(db: Session, vendor_id: int, key: str) -> Decimal:
+    """Pay off what the vendor owes from money now free in the wallet, under its lock."""
+    lock_wallet(db, vendor_id)
+    if not arrears.owed(db, vendor_id):
+        return Decimal("0.00")
+    return arrears.collect(db, vendor_id, free_balance(db, vendor_id), key)
 
 
 def _adjustment_count(db: Session, session: UsageSession) -> int:
@@ -200,20 +225,42 @@ def capture_settled_holds(db: Session, providers: PaymentProvider | Providers) -
     """Capture what finished sessions cost and release the rest; release holds of failed starts, and holds
     confirmed in the app for a session that could not start."""
     providers = Providers.of(providers)
-    ended = (select(Hold, UsageSession).join(UsageSession, Hold.session_id == UsageSession.id)
+    ended = (select(Hold.session_id).join(UsageSession, Hold.session_id == UsageSession.id)
              .where(Hold.status == HoldStatus.authorized,
                     UsageSession.status.in_([SessionStatus.completed, SessionStatus.failed])))
-    done = []
-    for hold, session in db.exec(ended):
-        if session.status == SessionStatus.completed:
-            done.append(holds.capture_hold(db, hold, session.amount, providers.named(hold.provider)))
-        else:
-            done.append(holds.release_hold(db, hold, providers.named(hold.provider)))
+    # Every session first, in order, then wallets: the lock order of every other transaction.
+    sessions = [locked_session(db, session_id) for session_id in sorted(set(db.exec(ended)))]
+    done = [settled for session in sessions if (settled := _settle_hold(db, session, providers)) is not None]
     never_started = select(Hold).where(Hold.status == HoldStatus.authorized, Hold.session_id.is_(None),
                                        Hold.outlet_id.is_not(None))
     for hold in list(db.exec(never_started)):
-        done.append(holds.release_hold(db, hold, providers.named(hold.provider)))
+        lock_wallet(db, hold.user_id)
+        hold = holds.hold_by_intent(db, hold.external_id)
+        if hold.status.is_open and hold.session_id is None:  # not started from meanwhile
+            done.append(holds.release_hold(db, hold, providers.named(hold.provider)))
     return done
+
+
+def _settle_hold(db: Session, session: UsageSession, providers: Providers) -> Hold | None:
+    """Capture the bill of a finished session from its hold, or release the hold of one that never ran.
+
+    Decided on the session and the hold as they are now, both locked: another gateway's scheduler may
+    have settled the hold meanwhile, or a failed session been revived and settled.
+    """
+    lock_wallet(db, session.vendor_id)
+    hold = hold_of(db, session.id)
+    hold = holds.hold_by_intent(db, hold.external_id) if hold is not None else None
+    if hold is None or not hold.status.is_open or session.status not in (SessionStatus.completed,
+                                                                          SessionStatus.failed):
+        return None
+    provider = providers.named(hold.provider)
+    if session.status == SessionStatus.failed:
+        return holds.release_hold(db, hold, provider)
+    owed_before = arrears.owed(db, session.vendor_id)
+    free = spendable_balance(db, session.vendor_id, excluding_session=session.id)
+    captured = holds.capture_hold(db, hold, session.amount, provider, free)
+    flag_owed(session, arrears.owed(db, session.vendor_id) - owed_before, "its bill below the card minimum")
+    return captured
 
 
 UNUSED = "unused part of a session paid ahead, back the way it came 原路退回"

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from backend.core.api_errors import WITH_ROLE, ApiRoute, refusals
 from backend.deps import SessionDep, Vendor
@@ -16,6 +17,7 @@ from billing.payments.interface import PaymentDeclined, PaymentServiceUnavailabl
 from billing.payments.models import WalletPublic, Withdrawal
 from billing.payments.providers import PaymentMethodUnavailable
 from billing.payments.withdrawals import CannotWithdraw
+from billing.wallet.arrears import owed
 from billing.wallet.service import wallet_balance
 
 router = APIRouter(tags=["wallet"], route_class=ApiRoute)
@@ -24,10 +26,14 @@ IN_APP = {202: {"model": PaymentRequestPublic,
                                "when the provider notifies us"}}
 
 
+def wallet_public(db: Session, vendor_id: int) -> WalletPublic:
+    return WalletPublic(balance=wallet_balance(db, vendor_id), owed=owed(db, vendor_id))
+
+
 @router.get("/wallet", response_model=WalletPublic, responses=refusals(*WITH_ROLE))
 def read_wallet(db: SessionDep, vendor: Vendor) -> WalletPublic:
-    """The vendor's prepaid balance in yuan."""
-    return WalletPublic(balance=wallet_balance(db, vendor.id))
+    """The vendor's prepaid balance in yuan, and what they owe."""
+    return wallet_public(db, vendor.id)
 
 
 @router.post("/wallet/top-ups", response_model=WalletPublic, status_code=201,
@@ -49,7 +55,7 @@ def top_up(body: TopUpRequest, request: Request, db: SessionDep, vendor: Vendor,
 
     def act() -> WalletPublic:
         payments_service.top_up(db, vendor.id, body.amount, provider, idempotency_key=key)
-        return WalletPublic(balance=wallet_balance(db, vendor.id))
+        return wallet_public(db, vendor.id)
     return once(db, vendor.id, idempotency_key, "top_up", body, WalletPublic, act)
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from backend.core.errors import Conflict
-from backend.sessions.service import spendable_balance
+from backend.sessions.reservations import spendable_balance
 from billing.payments.providers import Providers
 from billing.payments.withdrawals import WithdrawalOutcome
 from billing.payments.withdrawals import withdraw as send_back

@@ -38,14 +38,14 @@ def locked_account(db: Session, code: str, kind: str, user_id: int | None = None
 def post(db: Session, key: str, kind: str, legs: list[tuple[LedgerAccount, Decimal]],
          memo: str = "", session_id: int | None = None) -> JournalEntry:
     """Write a balanced entry once; a repeat with the same key returns the first one."""
-    existing = _entry(db, key)
+    existing = find_entry(db, key)
     if existing is not None:
         return existing
     if sum((amount for _, amount in legs), Decimal(0)) != 0:
         raise UnbalancedEntry(f"entry {key} does not balance: {legs}")
     written = insert_once(db, JournalEntry(idempotency_key=key, kind=kind, memo=memo, session_id=session_id),
                           "idempotency_key")
-    entry = _entry(db, key)
+    entry = find_entry(db, key)
     if not written:
         return entry  # another transaction wrote this key between our look and our insert
     for acct, amount in legs:
@@ -54,7 +54,7 @@ def post(db: Session, key: str, kind: str, legs: list[tuple[LedgerAccount, Decim
     return entry
 
 
-def _entry(db: Session, key: str) -> JournalEntry | None:
+def find_entry(db: Session, key: str) -> JournalEntry | None:
     return db.exec(select(JournalEntry).where(JournalEntry.idempotency_key == key)).first()
 
 

@@ -6,6 +6,9 @@ confirms them. An authorisation moves no money, so placing a hold writes no ledg
 Settling it does:
     captured                    clearing:<provider> -> revenue:electricity
     charged to wallet           wallet:<user>       -> revenue:electricity   (below the minimum, or above the hold)
+
+A charge to the wallet takes only what is free there; the rest is owed (billing/wallet/charges.py). While
+a hold is open its possible charge below the minimum is reserved in the wallet (`minimum_capture`).
 """
 import logging
 from datetime import datetime, timedelta
@@ -22,7 +25,8 @@ from billing.payments.interface import (Checkout, HoldRef, Order, OrderState, Pa
                                         PaymentProvider, from_fen, to_fen)
 from billing.payments.models import Hold, HoldStatus
 from billing.payments.service import clearing_account, display_name
-from billing.wallet.service import lock_wallet, wallet_account
+from billing.wallet.charges import charge_wallet
+from billing.wallet.service import lock_wallet, wallet_balance
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,8 @@ def place_hold(db: Session, user_id: int, amount: Decimal, provider: PaymentProv
     if checkout.state is not OrderState.held:
         raise PaymentDeclined(checkout.reason or "the card was declined")
     insert_once(db, Hold(user_id=user_id, session_id=session_id, provider=provider.name,
-                         external_id=checkout.external_id, transaction_id=checkout.transaction_id, amount=amount),
-                "external_id")
+                         external_id=checkout.external_id, transaction_id=checkout.transaction_id, amount=amount,
+                         minimum_capture=from_fen(provider.capabilities.minimum_fen)), "external_id")
     return hold_by_intent(db, checkout.external_id)
 
 
@@ -64,7 +68,8 @@ def ask_for_hold(db: Session, user_id: int, amount: Decimal, provider: PaymentPr
     if checkout.state is OrderState.failed:
         raise PaymentDeclined(checkout.reason or "the payment service refused the hold")
     insert_once(db, Hold(user_id=user_id, provider=provider.name, external_id=number, outlet_id=outlet_id,
-                         amount=amount, status=HoldStatus.pending), "external_id")
+                         amount=amount, status=HoldStatus.pending,
+                         minimum_capture=from_fen(provider.capabilities.minimum_fen)), "external_id")
     return hold_by_intent(db, number), checkout
 
 
@@ -80,8 +85,12 @@ def confirm_hold(db: Session, hold: Hold, transaction_id: str | None) -> bool:
     return True
 
 
-def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: PaymentProvider) -> Hold:
-    """Charge a session's settled amount from the hold when the provider allows it, else from the wallet."""
+def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: PaymentProvider,
+                 free: Decimal | None = None) -> Hold:
+    """Charge a session's settled amount from the hold when the provider allows it, else from the wallet.
+
+    `free`: what the wallet may give, decided under its lock (default: its balance); the rest is owed.
+    """
     if settled_amount < 0:
         raise ValueError(f"a settled amount cannot be negative: {settled_amount}")
     hold = _locked(db, hold)
@@ -104,7 +113,7 @@ def capture_hold(db: Session, hold: Hold, settled_amount: Decimal, provider: Pay
         status = HoldStatus.charged_to_wallet if settled_amount else HoldStatus.released
     from_wallet = settled_amount - taken
     if from_wallet:
-        _post_wallet_charge(db, hold, from_wallet, settled_amount, minimum)
+        _post_wallet_charge(db, hold, from_wallet, settled_amount, minimum, free)
     return _close(db, hold, status, taken, from_wallet)
 
 
@@ -186,17 +195,17 @@ def _post_capture(db: Session, hold: Hold, taken: Decimal) -> None:
                     revenue, taken, memo=memo[:255], session_id=hold.session_id)
 
 
-def _post_wallet_charge(db: Session, hold: Hold, from_wallet: Decimal, settled: Decimal, minimum: Decimal) -> None:
-    revenue = ledger.account(db, ledger.REVENUE, "revenue")
+def _post_wallet_charge(db: Session, hold: Hold, from_wallet: Decimal, settled: Decimal, minimum: Decimal,
+                        free: Decimal | None) -> None:
     label = HOLD_LABEL.get(hold.provider, "hold")
     if settled < minimum:
         why = (f"¥{settled} is below {display_name(hold.provider)}'s ¥{minimum} minimum; "
                f"{label} {hold.external_id} released")
     else:
         why = f"¥{from_wallet} above the ¥{hold.amount} {label} {hold.external_id}"
-    ledger.transfer(db, f"hold-wallet:{hold.external_id}", "hold_wallet_charge",
-                    wallet_account(db, hold.user_id), revenue, from_wallet,
-                    memo=f"{_session(hold)}: {why}, charged to wallet"[:255], session_id=hold.session_id)
+    free = wallet_balance(db, hold.user_id) if free is None else free
+    charge_wallet(db, hold.user_id, f"hold-wallet:{hold.external_id}", "hold_wallet_charge", from_wallet, free,
+                  f"{_session(hold)}: {why}, charged to wallet", hold.session_id)
 
 
 def _session(hold: Hold) -> str:

@@ -73,6 +73,8 @@ class Hold(SQLModel, table=True):
     amount: Decimal = Field(sa_type=MoneyFen)
     captured_amount: Decimal = Field(default=Decimal("0.00"), sa_type=MoneyFen)
     wallet_amount: Decimal = Field(default=Decimal("0.00"), sa_type=MoneyFen)
+    # The smallest amount the provider captures: a bill below it is charged to the wallet instead.
+    minimum_capture: Decimal = Field(default=Decimal("0.01"), sa_type=MoneyFen)
     status: HoldStatus = Field(default=HoldStatus.authorized, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     closed_at: datetime | None = None
@@ -175,6 +177,9 @@ class TopUp(SQLModel):
 
 class WalletPublic(SQLModel):
     balance: Decimal
+    owed: Decimal = Field(default=Decimal("0.00"), description="What the vendor owes (arrears: electricity the "
+                          "meter reported late, or a card bill below the minimum, that the wallet could not cover); "
+                          "taken from the next top-up")
     currency: str = "CNY"
 
 

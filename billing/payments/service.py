@@ -16,6 +16,7 @@ from billing.payments import orders
 from billing.payments.interface import (Checkout, Order, OrderState, Payer, PaymentDeclined, PaymentProvider,
                                         to_fen)
 from billing.payments.models import Payment, PaymentPurpose, PaymentStatus
+from billing.wallet import arrears
 from billing.wallet.service import lock_wallet
 
 __all__ = ["PaymentDeclined", "credit_top_up", "order_payment", "record_failed_payment", "top_up"]
@@ -65,7 +66,7 @@ def order_payment(db: Session, user_id: int, amount: Decimal, provider: PaymentP
 
 def credit_top_up(db: Session, user_id: int, provider: str, external_id: str, amount: Decimal,
                   transaction_id: str | None = None) -> Payment:
-    """Record a succeeded payment and credit the wallet, once per external id.
+    """Record a succeeded payment and credit the wallet, once per external id; a top-up first pays off arrears.
 
     The request that charged the card and the provider's notification may both get here, in
     either order or at the same time; the unique external id and the ledger key make the
@@ -79,8 +80,12 @@ def credit_top_up(db: Session, user_id: int, provider: str, external_id: str, am
     payment.transaction_id = transaction_id or payment.transaction_id or external_id
     payment.paid_at = payment.paid_at or utcnow()
     what = "top-up" if payment.purpose is PaymentPurpose.top_up else "session paid ahead"
-    ledger.transfer(db, f"topup:{external_id}", "top_up", clearing_account(db, provider),
-                    wallet, payment.amount, memo=f"{what} via {provider}")
+    key = f"topup:{external_id}"
+    first_time = ledger.find_entry(db, key) is None
+    ledger.transfer(db, key, "top_up", clearing_account(db, provider), wallet, payment.amount,
+                    memo=f"{what} via {provider}")
+    if first_time and payment.purpose is PaymentPurpose.top_up:  # money paid ahead stays with its session
+        arrears.collect(db, user_id, payment.amount, f"collect:{key}")
     db.add(payment)
     db.flush()
     return payment

@@ -29,19 +29,3 @@ def wallet_balance(db: Session, user_id: int) -> Decimal:
     """The balance; reading it writes nothing, even for a wallet never used."""
     found = ledger.find_account(db, _code(user_id))
     return ledger.balance(db, found) if found is not None else Decimal("0.00")
-
-
-def charge_session(db: Session, user_id: int, session_id: int, amount: Decimal) -> None:
-    """Debit a settled session from the wallet to revenue; once per session."""
-    revenue = ledger.account(db, ledger.REVENUE, "revenue")
-    ledger.transfer(db, f"settle:{session_id}", "settlement", lock_wallet(db, user_id), revenue,
-                    amount, memo=f"session {session_id}", session_id=session_id)
-
-
-def charge_adjustment(db: Session, user_id: int, session_id: int, difference: Decimal, key: str) -> None:
-    """Post a settled session's correction: positive debits the wallet, negative credits it back."""
-    revenue = ledger.account(db, ledger.REVENUE, "revenue")
-    wallet = lock_wallet(db, user_id)
-    source, target = (wallet, revenue) if difference > 0 else (revenue, wallet)
-    ledger.transfer(db, key, "adjustment", source, target, abs(difference),
-                    memo=f"session {session_id}: re-priced after a late reading", session_id=session_id)

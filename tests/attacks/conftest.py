@@ -4,7 +4,9 @@ The meter's side is played by `MeterStandIn`, which answers the relay orders the
 the meter's messages, through the same handler the gateway runs.
 """
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +24,7 @@ from backend.points import service as points
 from backend.sessions.models import UsageSession
 from backend.users.models import Role, User
 from billing.ledger import service as ledger
+from billing.ledger.models import LedgerAccount, Posting
 from billing.wallet.service import wallet_balance
 from device_gateway.handlers import handle
 from device_gateway.protocol import Ack, SessionEnded, Topics, encode
@@ -31,8 +34,14 @@ from tests.live_server import serve
 PASSWORD = "password-123"  # what tests.factories.user gives everyone
 
 
-def at_once(calls: list[Callable[[], object]]) -> list[object]:
-    """Run every call in its own thread, released together; return their results in order."""
+HUNG_AFTER_S = 60
+
+
+def at_once(calls: list[Callable[[], object]], timeout: float = HUNG_AFTER_S) -> list[object]:
+    """Run every call in its own thread, released together; return their results (or exceptions) in order.
+
+    A call still running after `timeout` seconds fails the test: a hung request is a finding, not a None.
+    """
     barrier = threading.Barrier(len(calls))
     results: list[object] = [None] * len(calls)
 
@@ -43,12 +52,36 @@ def at_once(calls: list[Callable[[], object]]) -> list[object]:
         except Exception as exc:  # the test inspects it
             results[index] = exc
 
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + timeout
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    hung = [index for index, thread in enumerate(threads) if thread.is_alive()]
+    if hung:
+        pytest.fail(f"{len(hung)} of {len(calls)} calls still running after {timeout:.0f} s: calls {hung}")
     return results
+
+
+def tally(answers: list) -> str:
+    """The answers as docs/security.md gives them: "2 × 201, 8 × 409 RefundNotPossible"; exceptions by name."""
+    kinds = Counter(_kind(a) for a in answers)
+    return ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items()))
+
+
+def _kind(answer) -> str:
+    if isinstance(answer, httpx.Response):
+        return f"{answer.status_code} {answer.json().get('error', '')}".strip() if answer.status_code >= 400 \
+            else str(answer.status_code)
+    if isinstance(answer, Exception):
+        return type(answer).__name__
+    return str(answer) if isinstance(answer, int) else "done"
+
+
+def refusals(answers: list) -> Counter:
+    """The error names of the 409 answers, counted."""
+    return Counter(a.json()["error"] for a in answers if isinstance(a, httpx.Response) and a.status_code == 409)
 
 
 class Api:
@@ -145,6 +178,10 @@ class Scene:
             return list(db.exec(select(UsageSession).where(UsageSession.vendor_id == user.id)
                                 .order_by(UsageSession.id)))
 
+    def sessions_of_all(self) -> list[UsageSession]:
+        with Session(self.engine) as db:
+            return list(db.exec(select(UsageSession).order_by(UsageSession.id)))
+
     def ledger_total(self) -> Decimal:
         with Session(self.engine) as db:
             return ledger.ledger_total(db)
@@ -186,6 +223,22 @@ def books_balance_after_each_attack(engine):
     yield
     with Session(engine) as db:
         assert ledger.ledger_total(db) == 0
+        assert wallets_below_zero(db) == {}
+
+
+def wallets_below_zero(db: Session) -> dict[str, Decimal]:
+    """Every wallet whose balance was ever below zero, with its lowest balance, from its postings in order.
+
+    Postings to one wallet are written under its lock, so their ids follow the order they were committed in."""
+    rows = db.exec(select(LedgerAccount.code, Posting.amount).join(Posting, Posting.account_id == LedgerAccount.id)
+                   .where(LedgerAccount.kind == "vendor_wallet").order_by(Posting.id))
+    running: dict[str, Decimal] = {}
+    lowest: dict[str, Decimal] = {}
+    for code, amount in rows:
+        running[code] = running.get(code, Decimal(0)) + amount
+        if running[code] < 0:
+            lowest[code] = min(lowest.get(code, Decimal(0)), running[code])
+    return lowest
 
 
 def new_key() -> str:

@@ -4,7 +4,10 @@ Whatever the interleaving: no request answers 500, no wallet goes below zero, no
 refunded more than it cost or settled twice, and the ledger sums to zero.
 """
 import random
+import time
 from collections import Counter
+
+import httpx
 
 from sqlmodel import Session, select
 
@@ -12,27 +15,34 @@ from backend.sessions.models import BillLine, SessionStatus, UsageSession
 from backend.sessions.refunds import refunded
 from backend.sessions.settlement import billed_so_far
 from billing.ledger.models import JournalEntry
-from tests.attacks.conftest import at_once
+from tests.attacks.conftest import at_once, refusals
 
 ROUNDS = 6
 CALLS_PER_ROUND = 24
 
 
-def test_no_interleaving_overspends_refunds_twice_or_unbalances_the_books(scene_factory):
+def test_no_interleaving_overspends_refunds_twice_or_unbalances_the_books(scene_factory, figures):
     scene = scene_factory(outlets=6, price="1.00", service_fee={"per_session": "0.30", "per_kwh": "0.10"})
     vendors = [scene.vendor(balance) for balance in ("3.00", "8.00", "20.00")]
     auths = {v.id: scene.api.token(v) for v in vendors}
     operator = scene.api.token(scene.operator)
     rng = random.Random(20261129)
     answers: list = []
+    began = time.monotonic()
     for _ in range(ROUNDS):
         calls = [_random_call(rng, scene, vendors, auths, operator) for _ in range(CALLS_PER_ROUND)]
         answers += at_once(calls)
     _finish_everything(scene)
+    took = time.monotonic() - began
 
-    problems = [a for a in answers if isinstance(a, Exception) or getattr(a, "status_code", 200) >= 500]
+    problems = [a for a in answers if isinstance(a, Exception) or (isinstance(a, httpx.Response)
+                                                                   and a.status_code >= 500)]
     assert problems == []
-    assert Counter(getattr(a, "status_code", "meter") for a in answers)[201] > 10  # the storm did things
+    kinds = Counter(a.status_code if isinstance(a, httpx.Response) else "meter" for a in answers)
+    figures(f"storm: {len(answers)} calls in {took:.0f} s: "
+          + ", ".join(f"{n} × {kind}" for kind, n in sorted(kinds.items(), key=str))
+          + f"; 409s: {dict(refusals(answers))}")
+    assert kinds[201] > 10  # the storm did things
     for vendor in vendors:
         assert scene.balance(vendor) >= 0
     with Session(scene.engine) as db:

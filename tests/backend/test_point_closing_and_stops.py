@@ -1,11 +1,14 @@
 """Who may stop a session, and what closing or expiry of a point does to its running sessions."""
+import html
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from backend.core.clock import local_today, utcnow
-from backend.meters.orders import pending_orders
+from backend.core.security import create_access_token
+from backend.deps import COOKIE_NAME
+from backend.meters.orders import RecordingSink, pending_orders
 from backend.points import closing
 from backend.points import service as points
 from backend.points.models import PointStatus
@@ -14,6 +17,7 @@ from backend.sessions import service as sessions
 from backend.sessions.models import SessionStatus, StopReason
 from backend.users.models import Role, User
 from billing.ledger.service import ledger_total
+from scanpower.scheduler import build_scheduler
 from tests import factories
 
 MIN = Decimal("1.00")
@@ -67,13 +71,24 @@ def test_a_point_whose_validity_continues_keeps_its_sessions(db, scene):
     assert {s.status for s in running} == {SessionStatus.active}
 
 
-def test_the_applicant_may_stop_a_session_on_their_point_and_the_receipt_says_so(db, scene):
+def test_the_applicant_may_stop_a_session_on_their_point_and_the_receipt_says_so(db, scene, page_client, settings):
     point, meter, running = scene
     applicant = db.get(User, point.applicant_id)
     sessions.request_stop(db, applicant, running[0].id, 30)
     assert running[0].stop_reason == StopReason.applicant
     stop_acks(db, meter, running[:1])
     assert running[0].stop_reason == StopReason.applicant
+    db.commit()
+    vendor = create_access_token(running[0].vendor_id, settings.jwt_secret(), 10)
+    page_client.cookies.set(COOKIE_NAME, vendor, domain="testserver.local")
+    for language, words in (("zh-CN", "由用电点管理方停止"), ("en", "Stopped by the point's manager")):
+        receipt = page_client.get(f"/sessions/{running[0].id}/receipt", headers={"Accept-Language": language})
+        assert receipt.status_code == 200 and words in html.unescape(receipt.text), language
+
+
+def test_expiry_is_checked_every_minute(settings, engine):
+    job = build_scheduler(settings, engine, RecordingSink()).get_job("expire_points")
+    assert job.trigger.interval == timedelta(minutes=1)
 
 
 def test_another_applicant_or_vendor_cannot_stop_it(db, scene):

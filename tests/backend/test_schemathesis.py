@@ -6,6 +6,8 @@ requests every run. Positive-data acceptance is not checked: some rules (a perio
 tariff document's versions) cannot be written in JSON Schema, so a schema-valid request may rightly get 422.
 """
 import re
+import time
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +15,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlmodel import Session
 
@@ -116,8 +119,32 @@ def flatmap_path_parameters(context, parameters):
 @schema.parametrize()
 @settings(deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-def test_every_answer_is_one_the_schema_declares(case, role, world):
+def test_every_answer_is_one_the_schema_declares(case, role, world, tally):
     app, tokens = world
-    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {tokens[role]}"},
-                           excluded_checks=[positive_data_acceptance])
+    response = case.call_and_validate(app=app, headers={"Authorization": f"Bearer {tokens[role]}"},
+                                      excluded_checks=[positive_data_acceptance])
+    tally(role, case, response.status_code)
+
+
+@pytest.fixture(scope="module")
+def tally(figure_lines):
+    """Count what the run sent, per role; the figures docs/security.md quotes are printed at the end of the run."""
+    counts: dict[Role, Counter] = {role: Counter() for role in ROLES}
+    operations: dict[Role, set] = {role: set() for role in ROLES}
+
+    def count(role: Role, case, status: int) -> None:
+        operations[role].add(case.operation.label)
+        mode = case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
+        counts[role].update(["cases", mode.value, "5xx" if status >= 500 else "answered"])
+    began = time.monotonic()
+    yield count
+    took = time.monotonic() - began
+    for role in ROLES:
+        c = counts[role]
+        figure_lines.append(f"schemathesis as {role.value}: {len(operations[role])} operations, {c['cases']:,} cases "
+                     f"({c['positive']:,} valid, {c['negative']:,} invalid), {c['5xx']} server errors")
+    total = sum((c for c in counts.values()), Counter())
+    figure_lines.append(f"schemathesis: {sum(len(o) for o in operations.values())} operation × role items, "
+                        f"{total['cases']:,} cases ({total['positive']:,} valid, {total['negative']:,} invalid), "
+                        f"{took:.0f} s")
 

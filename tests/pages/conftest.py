@@ -1,22 +1,20 @@
-"""An app on a temporary SQLite file, seeded through the services, and signed-in clients."""
-import shutil
+"""An app on the test's own database (tests/conftest.py: PostgreSQL in CI), seeded through the services, and
+signed-in clients."""
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
-import backend.models  # noqa: F401  (registers every table)
 from tests.browser import browser
 from backend.app import create_app
 from backend.core.clock import local_today, utcnow
 from backend.core.config import Settings
-from backend.core.db import make_engine, unit_of_work
-from backend.core.security import create_access_token
+from backend.core.db import unit_of_work
+from backend.core.security import create_access_token, hash_password
 from backend.deps import COOKIE_NAME
 from backend.meters.orders import RecordingSink
 from backend.points import service as points
@@ -26,7 +24,6 @@ from backend.sessions import service as sessions
 from backend.sessions.models import UsageSession
 from backend.tariffs.service import create_tariff, ensure_default_tariffs
 from backend.users.models import Role, User
-from backend.users.service import create_user
 from billing.payments.providers import DemoProvider
 from billing.payments.service import top_up
 
@@ -55,11 +52,10 @@ def application(name: str = "Xinhua Road night market", outlets: int = 3) -> Poi
                       valid_until=today + timedelta(days=60))
 
 
-def _seed(db: Session) -> dict:
-    operator = create_user(db, "13800000001", PASSWORD, Role.operator, "Grid operator")
-    applicant = create_user(db, "13800000002", PASSWORD, Role.applicant, "Market manager")
-    vendor = create_user(db, "13800000003", PASSWORD, Role.vendor, "Noodle stall")
-    other = create_user(db, "13800000004", PASSWORD, Role.vendor, "Fruit stall")
+def _seed(db: Session, password_hash: str) -> dict:
+    operator, applicant, vendor, other = (_user(db, phone, role, name, password_hash) for phone, role, name in (
+        ("13800000001", Role.operator, "Grid operator"), ("13800000002", Role.applicant, "Market manager"),
+        ("13800000003", Role.vendor, "Noodle stall"), ("13800000004", Role.vendor, "Fruit stall")))
     ensure_default_tariffs(db)
     # A flat price keeps the figures on the pages independent of the time of day the tests run.
     tariff = create_tariff(db, {"name": "flat-commercial", "title": "Commercial, flat", "category": "commercial",
@@ -75,32 +71,31 @@ def _seed(db: Session) -> dict:
                 point_id=point.id, tokens=[o.qr_token for o in points.outlets_of_point(db, point.id)])
 
 
+def _user(db: Session, phone: str, role: Role, name: str, password_hash: str) -> User:
+    """As `create_user` makes one, with the password hashed once per run (argon2 is slow on purpose)."""
+    user = User(phone=phone, name=name, role=role, password_hash=password_hash)
+    db.add(user)
+    db.flush()
+    return user
+
+
 @pytest.fixture(scope="session")
-def seeded_file(tmp_path_factory) -> tuple[Path, dict]:
-    """Seed once (password hashing is slow on purpose); each test gets its own copy of the file."""
-    path = tmp_path_factory.mktemp("seed") / "pages.db"
-    engine = make_engine(f"sqlite:///{path}")
-    SQLModel.metadata.create_all(engine)
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def world(engine, password_hash) -> World:
+    """The test's own migrated database (PostgreSQL in CI, else SQLite), seeded through the services."""
     with Session(engine, expire_on_commit=False) as db:
-        seeded = _seed(db)
+        seeded = _seed(db, password_hash)
         db.commit()
-    engine.dispose()
-    return path, seeded
+    return World(engine=engine, sink=RecordingSink(), **seeded)
 
 
 @pytest.fixture
-def world(seeded_file, tmp_path) -> World:
-    source, seeded = seeded_file
-    copy = tmp_path / "pages.db"
-    shutil.copyfile(source, copy)
-    engine = make_engine(f"sqlite:///{copy}")
-    yield World(engine=engine, sink=RecordingSink(), **seeded)
-    engine.dispose()
-
-
-@pytest.fixture
-def app(world: World):
-    settings = Settings(database_url=str(world.engine.url), secret_key="pages-test-secret-of-at-least-32-bytes",
+def app(world: World, database_url):
+    settings = Settings(database_url=database_url, secret_key="pages-test-secret-of-at-least-32-bytes",
                         public_base_url="https://power.example.cn")
     return create_app(settings, world.engine, world.sink, lambda: True, DemoProvider())
 

@@ -3,11 +3,17 @@ import re
 from decimal import Decimal
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select as select_table
+from sqlmodel import Session, SQLModel
 
 from backend.core.security import create_access_token
 from backend.deps import COOKIE_NAME
+from backend.app import API_PREFIX
 from backend.pages.csrf import CSRF_COOKIE
+from backend.pages.csrf_guard import UNSAFE_METHODS
+from backend.points import service as points
 from billing.wallet.service import wallet_balance
 from tests.browser import SITE
 from tests.pages.conftest import PASSWORD
@@ -114,3 +120,84 @@ def test_a_bearer_token_needs_no_csrf_token(app, world):
         answer = script.post("/api/v1/wallet/top-ups", json={"amount": "1.00"},
                              headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 201
+
+
+def form_routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) a page form or the session cookie can change things through: all but the API's."""
+    return sorted((method, path) for path, route in _routes(app) if isinstance(route, APIRoute)
+                  and not path.startswith(API_PREFIX + "/") for method in route.methods & UNSAFE_METHODS)
+
+
+def _routes(app):
+    """(full path, route) of every route, also inside included routers (FastAPI 0.16x keeps each as one entry)."""
+    for route in app.routes:
+        included = getattr(route, "effective_route_contexts", None)
+        if included is None:
+            yield getattr(route, "path", ""), route
+        else:
+            yield from ((context.path, context.original_route) for context in included())
+
+
+def test_the_form_routes_are_found_from_the_router(app):
+    found = form_routes(app)
+    assert ("POST", "/wallet/top-up") in found and ("POST", "/operator/sessions/{session_id}/refund") in found
+    assert len(found) >= 15 and all(not path.startswith("/api/") for _, path in found)
+
+
+@pytest.fixture
+def existing(world, session_on) -> dict[str, str]:
+    """A value for each path parameter that names something real, so that only the CSRF check stands in the way."""
+    settled = session_on.start(world.vendor_id)
+    session_on.finish(settled, 121_000)
+    with Session(world.engine) as db:
+        point = points.get_point(db, world.point_id)
+        meter = points.meter_of_point(db, point.id)
+    return {"point_id": str(point.id), "session_id": str(settled), "meter_id": str(meter.id),
+            "tariff_id": str(point.tariff_id), "token": world.tokens[1]}
+
+
+def everything(engine) -> dict[str, list]:
+    """Every row of every table: what a refused request must leave exactly as it was."""
+    with Session(engine) as db:
+        return {table.name: sorted(map(tuple, db.execute(select_table(table)).all()), key=repr)
+                for table in SQLModel.metadata.sorted_tables}
+
+
+FORGERIES = [("another site, the token somehow known", {"Origin": EVIL}, True),
+             ("this site's origin, no token", {"Origin": SITE}, False),
+             ("no Origin, another site's Referer", {"Referer": f"{EVIL}/x"}, True)]
+
+
+@pytest.mark.parametrize("role", ["operator_id", "vendor_id", "applicant_id"])
+def test_every_form_route_refuses_a_forged_request_and_changes_nothing(app, world, existing, role, figures):
+    routes = form_routes(app)
+    with TestClient(app, base_url=SITE) as victim:
+        victim.cookies.set(COOKIE_NAME, create_access_token(getattr(world, role), app.state.settings.jwt_secret(),
+                                                            10), domain=JAR)
+        victim.get("/")  # the CSRF cookie, as a browser has it after loading any page
+        token = victim.cookies[CSRF_COOKIE]
+        before = everything(world.engine)
+        for method, template in routes:
+            missing = set(re.findall(r"{(\w+)}", template)) - set(existing)
+            assert not missing, f"{template}: give the `existing` fixture a value for {missing}"
+            path = template.format(**existing)
+            for attack, headers, with_token in FORGERIES:
+                data = {"csrf_token": token} if with_token else {}
+                answer = victim.request(method, path, data=data, headers=headers, follow_redirects=False)
+                assert answer.status_code == 403 and "表单被拒绝" in answer.text, (method, path, attack)
+        assert everything(world.engine) == before
+        refused = len(routes) * len(FORGERIES)
+        assert f'scanpower_http_rejected_total{{reason="CsrfCheckFailed"}} {refused}' in victim.get("/metrics").text
+    figures(f"{len(routes)} form routes × {len(FORGERIES)} forgeries with the cookie of the {role.removesuffix('_id')}:"
+            f" {refused} × 403, every table unchanged")
+
+
+def test_every_form_route_lets_the_pages_own_request_past_the_check(app, world, existing):
+    for method, template in form_routes(app):
+        with TestClient(app, base_url=SITE) as browser:  # a fresh one each time: sign-out drops the cookies
+            browser.cookies.set(COOKIE_NAME, create_access_token(world.operator_id, app.state.settings.jwt_secret(),
+                                                                 10), domain=JAR)
+            browser.get("/")
+            answer = browser.request(method, template.format(**existing), headers={"Origin": SITE},
+                                     data={"csrf_token": browser.cookies[CSRF_COOKIE]}, follow_redirects=False)
+        assert "表单被拒绝" not in answer.text, (method, template)  # whatever the route itself then says

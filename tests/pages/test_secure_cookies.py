@@ -19,7 +19,8 @@ PROXY = "10.0.0.5"
 
 
 def _app(world, public_base_url: str, trusted_proxies: str = ""):
-    settings = Settings(database_url=str(world.engine.url), secret_key="pages-test-secret-of-at-least-32-bytes",
+    settings = Settings(database_url=world.engine.url.render_as_string(hide_password=False),
+                        secret_key="pages-test-secret-of-at-least-32-bytes",
                         public_base_url=public_base_url, trusted_proxies=trusted_proxies)
     return create_app(settings, world.engine, world.sink, lambda: True, DemoProvider())
 

@@ -2,6 +2,8 @@ from decimal import Decimal
 
 import pytest
 
+from billing.wallet.arrears import owed
+from billing.wallet.charges import charge_wallet
 from billing.wallet.service import wallet_balance
 
 
@@ -44,3 +46,15 @@ def test_a_top_up_form_sent_twice_credits_once(vendor, world, db):
     assert wallet_balance(db, world.vendor_id) == Decimal("70.00")
     vendor.post("/wallet/top-up", data={"amount": "20", "next": "/me"})  # a new form is a new top-up
     assert wallet_balance(db, world.vendor_id) == Decimal("90.00")
+
+
+def test_money_owed_is_shown_and_the_next_top_up_pays_it_off(vendor, world, db):
+    charge_wallet(db, world.vendor_id, "late", "adjustment", Decimal("52.00"), Decimal("50.00"), "late reading")
+    db.commit()
+    home = vendor.get("/me").text
+    assert "You owe ¥2.00 for electricity your balance could not cover" in home and "¥0.00" in home
+    assert "您有 ¥2.00 欠费" in vendor.get("/me", headers={"Accept-Language": "zh-CN"}).text
+    vendor.post("/wallet/top-up", data={"amount": "5", "next": "/me"})
+    assert (wallet_balance(db, world.vendor_id), owed(db, world.vendor_id)) == (Decimal("3.00"), Decimal("0.00"))
+    home = vendor.get("/me").text
+    assert "You owe" not in home and "Money owed, paid off" in home

@@ -11,7 +11,7 @@ from backend.core.clock import utcnow
 from backend.payments.service import recover_pending
 from billing.payments.refunds import refunded_total
 from billing.wallet.service import wallet_balance
-from tests.attacks.conftest import at_once
+from tests.attacks.conftest import at_once, refusals, tally
 from tests.live_server import serve
 
 
@@ -21,7 +21,7 @@ def live(shop):
         yield base_url
 
 
-def test_a_notification_delivered_many_times_at_once_beside_the_query_fallback_credits_once(shop, live):
+def test_a_notification_delivered_many_times_at_once_beside_the_query_fallback_credits_once(shop, live, figures):
     vendor, auth = shop.vendor()
     order = shop.post("/wallet/top-ups", auth, {"amount": "30.00", "provider": "wechat"}).json()
     delivery = shop.wechat.pay(order["order_no"])
@@ -49,9 +49,10 @@ def test_a_notification_delivered_many_times_at_once_beside_the_query_fallback_c
         wechat(), ali()
     with Session(shop.engine) as db:
         assert wallet_balance(db, vendor.id) == Decimal("50.00")
+    figures(f"8 WeChat + 8 Alipay deliveries + 2 queries at once: {tally(answers)}; ¥50.00 credited once")
 
 
-def test_many_withdrawals_at_once_across_providers_never_send_back_more_than_was_paid(shop, live):
+def test_many_withdrawals_at_once_across_providers_never_send_back_more_than_was_paid(shop, live, figures):
     vendor, auth = shop.vendor()
     orders = []
     for provider, amount in (("wechat", "30.00"), ("alipay", "20.00"), ("wechat", "10.00")):
@@ -69,6 +70,7 @@ def test_many_withdrawals_at_once_across_providers_never_send_back_more_than_was
 
     codes = sorted(a.status_code for a in answers)
     assert codes == [201, 201] + [409] * 4, [a.text for a in answers]
+    assert refusals(answers) == {"NotThatMuchToWithdraw": 4}
     sent_wechat = sum(r.amount for r in shop.wechat.refunds.values())
     sent_alipay = sum(r.amount for r in shop.alipay.refunds.values())
     assert sent_wechat + int(sent_alipay * 100) == 5000
@@ -80,3 +82,5 @@ def test_many_withdrawals_at_once_across_providers_never_send_back_more_than_was
         assert trade.refunded <= trade.total
     for trade in shop.alipay.trades.values():
         assert trade.refunded <= trade.total
+    figures(f"6 withdrawals of ¥25.00 at once: {tally(answers)}; ¥{Decimal(sent_wechat) / 100 + sent_alipay} "
+            f"refunded across both providers")

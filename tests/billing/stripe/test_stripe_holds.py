@@ -11,6 +11,7 @@ from billing.payments.holds import (HoldClosed, HoldTooSmall, capture_hold, hold
                                     release_hold)
 from billing.payments.models import Hold, HoldStatus
 from billing.payments.service import PaymentDeclined, top_up
+from billing.wallet.arrears import owed
 from billing.wallet.service import wallet_balance
 from tests.billing.stripe.stripe_support import balance_of, entries, made_event
 
@@ -82,15 +83,17 @@ def test_the_minimum_itself_is_captured_by_card(db, vendor, provider, stripe_api
     assert _net_received_by_stripe(stripe_api, hold.payment_intent_id) == 400
 
 
-def test_usage_above_the_hold_captures_the_hold_and_takes_the_excess_from_the_wallet(db, vendor, provider,
-                                                                                     stripe_api):
+def test_usage_above_the_hold_captures_the_hold_and_charges_the_excess_to_the_wallet(db, vendor, provider,
+                                                                                      stripe_api):
+    top_up(db, vendor.id, Decimal("0.20"), provider)
     hold = place_hold(db, vendor.id, Decimal("20.00"), provider)
 
     capture_hold(db, hold, Decimal("20.50"), provider)
 
     assert _net_received_by_stripe(stripe_api, hold.payment_intent_id) == 2000
     assert (hold.captured_amount, hold.wallet_amount) == (Decimal("20.00"), Decimal("0.50"))
-    assert wallet_balance(db, vendor.id) == Decimal("-0.50")
+    # The wallet gives what it has and never goes below zero; the rest is owed.
+    assert (wallet_balance(db, vendor.id), owed(db, vendor.id)) == (Decimal("0.00"), Decimal("0.30"))
     assert balance_of(db, ledger.REVENUE) == Decimal("20.50")
     assert ledger.ledger_total(db) == 0
 

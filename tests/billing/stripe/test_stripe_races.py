@@ -18,7 +18,7 @@ from billing.payments.service import top_up
 from billing.payments.stripe_provider import REFUND_MARK
 from billing.wallet.service import wallet_account, wallet_balance
 from tests import factories
-from tests.attacks.conftest import PASSWORD, at_once
+from tests.attacks.conftest import PASSWORD, at_once, refusals, tally
 from tests.live_server import serve
 
 
@@ -55,7 +55,7 @@ def half_spent(engine, provider):
     return vendor, payment
 
 
-def test_two_withdrawals_at_once_send_back_only_what_is_left(api, engine, half_spent, stripe_api):
+def test_two_withdrawals_at_once_send_back_only_what_is_left(api, engine, half_spent, stripe_api, figures):
     vendor, payment = half_spent
     auth = sign_in(api, vendor)
     answers = at_once([lambda: post(api, "/wallet/withdrawals", auth, {"amount": "50.00"}) for _ in range(2)])
@@ -63,17 +63,20 @@ def test_two_withdrawals_at_once_send_back_only_what_is_left(api, engine, half_s
     assert refunded_fen(stripe_api, payment.external_id) == 5000
     with Session(engine) as db:
         assert wallet_balance(db, vendor.id) == Decimal("0.00")
+    figures(f"2 withdrawals of ¥50.00 at once: {tally(answers)}; ¥50.00 refunded to the card")
 
 
-def test_many_withdrawals_of_everything_at_once_empty_the_wallet_once(api, engine, half_spent, stripe_api):
+def test_many_withdrawals_of_everything_at_once_empty_the_wallet_once(api, engine, half_spent, stripe_api, figures):
     vendor, payment = half_spent
     auth = sign_in(api, vendor)
     answers = at_once([lambda: post(api, "/wallet/withdrawals", auth, {}) for _ in range(6)])
     assert sorted(a.status_code for a in answers) == [201] + [409] * 5, [a.text for a in answers]
     assert refunded_fen(stripe_api, payment.external_id) == 5000
+    figures(f"6 withdrawals of everything free at once: {tally(answers)}; ¥50.00 refunded to the card")
 
 
-def test_simultaneous_refunds_of_a_card_paid_session_never_exceed_the_capture(api, engine, provider, stripe_api):
+def test_simultaneous_refunds_of_a_card_paid_session_never_exceed_the_capture(api, engine, provider, stripe_api,
+                                                                             figures):
     with unit_of_work(engine, RecordingSink()) as db:
         point, meter = factories.active_point(db, outlets=1, price=Decimal("1.0000"))
         vendor = factories.user(db, Role.vendor)
@@ -91,6 +94,8 @@ def test_simultaneous_refunds_of_a_card_paid_session_never_exceed_the_capture(ap
     answers = at_once([lambda: post(api, f"/sessions/{session.id}/refunds", auth,
                                     {"amount": "1.00", "reason": "outlet fault"}) for _ in range(8)])
     assert sorted(a.status_code for a in answers) == [201] * 5 + [409] * 3, [a.text for a in answers]
+    assert refusals(answers) == {"RefundNotPossible": 3}
     assert refunded_fen(stripe_api, hold.payment_intent_id) == 500
     with Session(engine) as db:
         assert wallet_balance(db, vendor.id) == Decimal("0.00")  # all of it went back to the card
+    figures(f"8 refunds of ¥1.00 at once: {tally(answers)}; ¥5.00 refunded to the card, nothing to the wallet")
