@@ -1,9 +1,12 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.alarms.models import Alarm, AlarmWatch
 from backend.audit.models import AuditEntry
+from backend.jobs.models import JobLease, SchedulerInstance
 from backend.meters.models import QuarantineEntry, Reading
 from backend.points.models import Meter, MeteringPoint, Outlet
+from backend.points.notices import PointNotice
 from backend.points.water import WaterCoefficient
+from backend.reconciliation.models import DailyReconciliation, MonthlyStatement
 from backend.sessions.models import BillLine, UsageSession
 from backend.tariffs.models import Tariff
 from backend.users.models import AttemptCounter, RevokedToken, User
@@ -12,7 +15,8 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import (Hold, Payment, PaymentDifference, PaymentNotification, Refund, StatementCheck,
                                      StripeEvent)
 
-__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "Hold", "IdempotentRequest",
-           "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint", "Outlet", "Payment", "PaymentDifference",
-           "PaymentNotification", "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "StatementCheck",
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "DailyReconciliation", "Hold",
+           "IdempotentRequest", "JobLease", "JournalEntry", "LedgerAccount", "Meter", "MeteringPoint",
+           "MonthlyStatement", "Outlet", "Payment", "PaymentDifference", "PaymentNotification", "PointNotice",
+           "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken", "SchedulerInstance", "StatementCheck",
            "StripeEvent", "Tariff", "UsageSession", "User", "WaterCoefficient"]

@@ -18,6 +18,7 @@ class AlarmKind(StrEnum):
     point_over_capacity = "point_over_capacity"
     supply_lost = "supply_lost"
     meter_flooding = "meter_flooding"  # not power quality: the gateway drops the meter's messages over its limit
+    meter_offline = "meter_offline"  # not power quality: the meter has been silent for longer than it may be
 
     @property
     def per_outlet(self) -> bool:
@@ -266,6 +267,8 @@ def describe(kind: AlarmKind, channel: int | None, limit: Decimal, limits: Suppl
             return f"{where}: loss of supply 停电"
         case AlarmKind.meter_flooding:
             return f"Meter: more than {_plain(limit)} messages/s, the excess dropped 报文过多"
+        case AlarmKind.meter_offline:
+            return f"Meter: silent for more than {_plain(limit)} s, offline 离线"
 
 
 def _plain(number: Decimal) -> str:

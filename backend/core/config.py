@@ -1,18 +1,30 @@
-"""The one place where settings come from: environment variables, then defaults."""
+"""The one place where settings come from: environment variables, then defaults.
+
+README.md ("Every setting") lists each field; a test fails when one is missing there.
+"""
 import secrets
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.core.placeholders import placeholder_problems
+
 VAR_DIR = Path("var")
+
+
+class Environment(StrEnum):
+    development = "development"  # the demo defaults are fine: `make run`, tests
+    production = "production"  # secrets must be real, or nothing starts
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    environment: Environment = Environment.development
     database_url: str = Field(default=f"sqlite:///{VAR_DIR}/scanpower.db")
     # Empty means "start the embedded broker" for `scanpower run`; standalone parts need it.
     mqtt_url: str = ""
@@ -58,6 +70,21 @@ class Settings(BaseSettings):
     # A stop the meter has not confirmed after this long is settled from its last reading (provisionally).
     unconfirmed_stop_settle_minutes: int = 30
     log_level: str = "INFO"
+    # JSON lines (for a log collector) or text (for a person at a terminal); unset: JSON in production.
+    log_format: str = Field(default="", pattern=r"^(|json|text)$")
+    # A port for /metrics, /healthz and /readyz in the gateway and the scheduler (the API serves them on its
+    # own port); 0: none.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # uvicorn worker processes of `scanpower api`; with more than one, metrics are shared through
+    # PROMETHEUS_MULTIPROC_DIR (made in a temporary folder when unset).
+    api_workers: int = Field(default=1, ge=1, le=64)
+    # Scheduled work (docs/operations.md): a meter not heard from for this long is marked offline with an alarm
+    # (it reports every 15 s, and last_seen is written every 30 s).
+    meter_silent_after_seconds: int = Field(default=180, ge=60)
+    # A session running this long is stopped through the normal stop path (no zombie sessions).
+    session_max_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    # Applicants are told this many days before their point's validity ends.
+    season_notice_days: int = Field(default=14, ge=1, le=90)
     # Card payments: with no secret key the demo provider (which moves no money) is used.
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
@@ -85,6 +112,17 @@ class Settings(BaseSettings):
     alipay_return_url: str = ""  # where the pay page sends the phone back; empty: {PUBLIC_BASE_URL}/me
     alipay_preauth: bool = False  # the merchant signed 资金预授权: sessions are held, not paid ahead
     alipay_gateway: str = ""  # empty: Alipay's production gateway; else a sandbox or test server
+
+    @model_validator(mode="after")
+    def _real_secrets_in_production(self):
+        if self.environment == Environment.production and (problems := placeholder_problems(self)):
+            raise ValueError("ENVIRONMENT=production refuses to start with placeholder settings: "
+                             + "; ".join(problems))
+        return self
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.log_format == "json" or (not self.log_format and self.environment == Environment.production)
 
     def jwt_secret(self) -> str:
         """The signing secret; generated once per data directory when none is configured."""
