@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from backend.core import log_context
 from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
@@ -235,6 +236,10 @@ class Gateway:
         if item.topic == self._marker_topic:
             self._acknowledge(item)
             return
+        with log_context.bound(meter=item.source or None):
+            self._take_from_meter(item)
+
+    def _take_from_meter(self, item: Inbound) -> None:
         self._observe(item)
         if not item.admitted:
             self.metrics.count("dropped", "rate_limited")

@@ -13,8 +13,10 @@ from prometheus_client.registry import Collector
 
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
-money_settled = Counter("scanpower_money_settled_yuan", "Money billed for sessions at settlement (adjustments "
-                        "included), in yuan", ["paid_by"])
+money_settled = Counter("scanpower_money_settled_yuan", "Money billed for sessions at settlement, in yuan "
+                        "(later adjustments apart)", ["paid_by"])
+money_adjusted = Counter("scanpower_money_adjusted_yuan", "Re-pricing after late meter data, in yuan, by direction",
+                         ["direction"])
 sessions_settled = Counter("scanpower_sessions_settled", "Sessions settled (a re-settlement counts again)",
                            ["paid_by"])
 command_round_trip = Histogram("scanpower_command_round_trip_seconds", "From a relay command's first sending to "

@@ -115,7 +115,8 @@ class JobRunner:
         metrics.job_touched.labels(job.name).inc(touched)
         level = logging.INFO if touched else logging.DEBUG
         log.log(level, "scheduled job %s acted on %d", job.name, touched,
-                extra={"slot": claim.slot, "touched": touched, "seconds": round(time.perf_counter() - started, 3)})
+                extra={"job": job.name, "slot": claim.slot, "touched": touched,
+                       "seconds": round(time.perf_counter() - started, 3)})
         return Outcome(job.name, claim.slot, ok=True, touched=touched)
 
     def _record_failure(self, job: Job, claim: lease.Claim, error: str) -> None:

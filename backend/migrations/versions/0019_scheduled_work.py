@@ -21,6 +21,9 @@ BIG_KEY = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 def upgrade() -> None:
+    # A session the scheduler stops after SESSION_MAX_HOURS; SQLite stores enums as plain text.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TYPE stopreason ADD VALUE IF NOT EXISTS 'max_duration'")
     op.create_table('job_lease',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -128,3 +131,4 @@ def downgrade() -> None:
 
     op.drop_table('scheduler_instance')
     op.drop_table('job_lease')
+    # PostgreSQL cannot drop the enum value 'max_duration'; it is harmless
