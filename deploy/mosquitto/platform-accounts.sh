@@ -12,6 +12,8 @@ for _ in $(seq 30); do ctrl listClients >/dev/null 2>&1 && break; sleep 1; done
 ctrl createRole scanpower-gateway 2>/dev/null
 for kind in telemetry ack event status; do
     ctrl addRoleACL scanpower-gateway subscribePattern "$PREFIX/m/+/$kind" allow
+    # Mosquitto 2.0 checks a shared subscription against its whole filter, $share/<group>/ included.
+    ctrl addRoleACL scanpower-gateway subscribePattern "\$share/+/$PREFIX/m/+/$kind" allow
     ctrl addRoleACL scanpower-gateway publishClientReceive "$PREFIX/m/+/$kind" allow
 done
 ctrl addRoleACL scanpower-gateway publishClientSend "$PREFIX/m/+/cmd" allow
