@@ -304,5 +304,17 @@ def _suffix() -> str:
     return secrets.token_hex(3)
 
 
+def _add_chores() -> None:
+    from scanpower.chores import commands as chores
+
+    app.add_typer(chores.points_app, name="points")
+    app.add_typer(chores.meters_app, name="meters")
+    app.add_typer(chores.statements_app, name="statements")
+    app.command("labels")(chores.labels)
+    app.command("reconcile")(chores.reconcile)
+
+
+_add_chores()
+
 if __name__ == "__main__":
     app()

@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import Session, col, select
 
 from backend.core.clock import LOCAL_TZ, utcnow
+from backend.core.errors import Conflict
 from backend.core.rows import insert_once
 from backend.points.models import Meter, MeteringPoint, PointStatus
 from backend.reconciliation.models import DailyReconciliation
@@ -25,9 +26,7 @@ def points_in_service(db: Session, first: date, last: date) -> list[MeteringPoin
 
 def reconcile_day(db: Session, day: date) -> list[DailyReconciliation]:
     """Check every point in service on `day` and keep the outcome (a rerun replaces the day's rows)."""
-    start = datetime.combine(day, time(), LOCAL_TZ)
-    rows = [_keep(db, point.id, day, reconcile(db, point.id, start, start + timedelta(days=1)))
-            for point in points_in_service(db, day, day)]
+    rows = [reconcile_point_day(db, point.id, day) for point in points_in_service(db, day, day)]
     unbalanced = [r.point_id for r in rows if not r.balanced]
     if unbalanced:
         log.warning("reconciliation of %s: %d of %d points unbalanced: %s", day, len(unbalanced), len(rows),
@@ -53,11 +52,28 @@ def unbalanced_days(db: Session, since: date) -> list[DailyReconciliation]:
     return list(db.exec(query))
 
 
-def _keep(db: Session, point_id: int, day: date, result: PointReconciliation) -> DailyReconciliation:
+def reconcile_point_day(db: Session, point_id: int, day: date) -> DailyReconciliation:
+    """One point's day, checked and kept; a point that cannot be checked (no tariff in effect) is kept unbalanced."""
+    start = datetime.combine(day, time(), LOCAL_TZ)
+    row = _row(db, point_id, day)
+    try:
+        result = reconcile(db, point_id, start, start + timedelta(days=1))
+    except Conflict as exc:
+        row.balanced, row.note, row.checked_at = False, f"not checked: {exc.detail}"[:1000], utcnow()
+        db.add(row)
+        db.flush()
+        return row
+    return _keep(db, row, result)
+
+
+def _row(db: Session, point_id: int, day: date) -> DailyReconciliation:
     insert_once(db, DailyReconciliation(point_id=point_id, day=day), "point_id", "day")
-    row = db.exec(select(DailyReconciliation).where(DailyReconciliation.point_id == point_id,
-                                                    DailyReconciliation.day == day)
-                  .execution_options(populate_existing=True)).one()
+    return db.exec(select(DailyReconciliation).where(DailyReconciliation.point_id == point_id,
+                                                     DailyReconciliation.day == day)
+                   .execution_options(populate_existing=True)).one()
+
+
+def _keep(db: Session, row: DailyReconciliation, result: PointReconciliation) -> DailyReconciliation:
     mismatched = [s for s in result.gaps if s.settled_wh is not None]
     reasons = [s.reason for s in mismatched] + [f"outlet {ch}: {a.reason}"
                                                 for ch, a in result.anomalies]

@@ -29,9 +29,9 @@ def close_month(db: Session, month: str, now: datetime | None = None) -> list[Mo
         note, bill = "", None
         if point.tariff_id is not None:
             try:
-                # A savepoint: a refusal leaves the month's other points and this point's statement standing.
-                with db.begin_nested():
-                    bill = bill_unattributed(db, point.id, period.start, period.end, now or utcnow())
+                # Its refusals come before it writes anything, so the month's other points go on without a savepoint
+                # (which SQLite's driver would commit on release).
+                bill = bill_unattributed(db, point.id, period.start, period.end, now or utcnow())
             except Conflict as exc:
                 note = f"{type(exc).__name__}: {exc.detail}"
                 log.warning("point %s, %s: unattributed energy not billed: %s", point.id, month, note)
