@@ -32,6 +32,7 @@ from backend.sessions import endpoints as sessions
 from backend.tariffs import endpoints as tariffs
 from backend.users import endpoints as users
 from backend.reconciliation import endpoints as reconciliation
+from backend.jobs import endpoints as jobs
 from backend.wallet import endpoints as wallet
 from backend.payments import endpoints as payments
 from backend.payments.configured import providers_from
@@ -69,7 +70,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.http_metrics.install(app)
     # Other parts in the same process (`scanpower run`'s gateway) show their figures here too.
     app.state.registries = [app.state.registry, *registries]
-    for module in (users, points, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms):
+    for module in (users, points, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 

@@ -110,6 +110,7 @@ def test_the_meter_cuts_power_when_the_money_runs_out(platform):
 
 def test_healthz_says_alive_and_readyz_checks_database_broker_and_scheduler(platform):
     assert httpx.get(f"{platform.web_url}/healthz").json() == {"status": "ok"}
-    answer = httpx.get(f"{platform.web_url}/readyz")
-    assert answer.status_code == 200
+    # Ready once the scheduler's loop has looked at its jobs (within a second or so of starting).
+    answer = wait_for(lambda: (a := httpx.get(f"{platform.web_url}/readyz")).status_code == 200 and a,
+                      what="the platform to be ready")
     assert answer.json()["checks"] == {"database": True, "broker": True, "scheduler": True}

@@ -3,7 +3,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-FIELDS = ("request_id", "session_id", "meter", "job")
 _context: ContextVar[dict[str, object]] = ContextVar("log_context", default={})
 
 

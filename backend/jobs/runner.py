@@ -65,6 +65,8 @@ class JobRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._heartbeat_due = 0.0
+        self._prepared = False
+        self._failing = False
 
     def prepare(self) -> None:
         """Make each job's lease row (due at once, or at its first slot)."""
@@ -133,7 +135,6 @@ class JobRunner:
     # --- in a thread of its own ---
 
     def start(self) -> None:
-        self.prepare()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
 
@@ -153,12 +154,20 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
+                if not self._prepared:
+                    self.prepare()
+                    self._prepared = True
                 self._heartbeat()
                 self.run_due()
                 self.last_tick = time.monotonic()
+                if self._failing:
+                    log.info("the scheduler reaches its jobs again")
+                self._failing = False
             except Exception as exc:
                 # The database is away, most likely; the jobs wait for it, and the next tick tries again.
-                log.warning("the scheduler could not look at its jobs: %s", getattr(exc, "orig", exc))
+                if not self._failing:
+                    log.warning("the scheduler cannot look at its jobs: %s", getattr(exc, "orig", exc))
+                self._failing = True
             self._stopping.wait(self.tick_seconds)
 
     def _heartbeat(self) -> None:
