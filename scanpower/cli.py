@@ -23,7 +23,8 @@ def get_settings() -> config.Settings:
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]).upper()
-            typer.secho(f"cannot start: {where + ': ' if where else ''}{error['msg']}", fg="red", err=True)
+            message = error["msg"].removeprefix("Value error, ")
+            typer.secho(f"cannot start: {where + ': ' if where else ''}{message}", fg="red", err=True)
         raise typer.Exit(2) from None
 
 
@@ -66,8 +67,8 @@ def _print_banner(platform, accounts) -> None:
     typer.echo("")
     typer.secho("ScanPower is running", bold=True)
     typer.echo(f"  web and API   {platform.web_url}   (API docs: {platform.web_url}/docs)")
-    typer.echo(f"  MQTT broker   {platform.broker_url}")
-    typer.echo(f"  database      {platform.settings.database_url}")
+    typer.echo(f"  MQTT broker   {_shown(platform.broker_url)}")
+    typer.echo(f"  database      {_shown(platform.settings.database_url)}")
     for note in platform.notes:
         typer.secho(f"  note: {note}", fg="yellow")
     if accounts:
@@ -89,7 +90,7 @@ def migrate() -> None:
 
     settings = get_settings()
     upgrade(settings.database_url)
-    typer.echo(f"schema is up to date on {settings.database_url}")
+    typer.echo(f"schema is up to date on {_shown(settings.database_url)}")
 
 
 @app.command()
@@ -146,7 +147,7 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the scheduled jo
     if jobs:
         jobs.start()
     stop_ops = _ops_port(settings, engine, lambda: gw.connected, [gw.metrics.registry], jobs)
-    typer.echo(f"gateway running against {settings.mqtt_url}; Ctrl-C stops it")
+    typer.echo(f"gateway running against {_shown(settings.mqtt_url)}; Ctrl-C stops it")
     _wait_for_ctrl_c()
     stop_ops()
     if jobs:
@@ -290,6 +291,17 @@ def broker_config(out: Path = typer.Option(Path("var/mosquitto"), help="Folder f
         raise typer.Exit(1) from None
     typer.echo(f"wrote {files.conf}, {files.acl_file} and {files.password_file} ({len(meters)} meters)")
     typer.echo("install them on the broker host and reload Mosquitto (SIGHUP); see docs/security.md")
+
+
+def _shown(url: str) -> str:
+    """A database or broker address as printed and logged: its password starred out."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def _require_mqtt_url(settings) -> str:

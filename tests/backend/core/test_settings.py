@@ -55,4 +55,5 @@ def test_a_command_refuses_to_start_with_a_clear_message(monkeypatch):
     finally:
         config.get_settings.cache_clear()
     assert result.exit_code == 2
-    assert "cannot start" in result.output and "SECRET_KEY is empty or a placeholder" in result.output
+    assert "cannot start: ENVIRONMENT=production refuses" in result.output and "Value error" not in result.output
+    assert "SECRET_KEY is empty or a placeholder" in result.output
