@@ -35,3 +35,12 @@ def test_an_exception_is_one_field_of_the_same_line():
         line = json.loads(JsonFormatter().format(logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (),
                                                                    sys.exc_info())))
     assert "ValueError: boom" in line["exception"] and "\n" not in json.dumps(line)
+
+
+def test_an_id_added_outside_any_request_message_or_job_sticks_to_nothing():
+    log_context.add(session_id=12)  # as a service called between messages would
+    assert log_context.current() == {}
+    with log_context.bound(meter="SP1"):
+        log_context.add(session_id=13)
+        assert log_context.current() == {"meter": "SP1", "session_id": 13}
+    assert log_context.current() == {}
