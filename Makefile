@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 LOCALES := backend/pages/locales
 
-.PHONY: run test bench clean messages browser
+.PHONY: run test bench clean messages browser deploy-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/scanpower run
 
-test: $(STAMP) browser
+test: $(STAMP) browser deploy-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium (a browser download is not possible here) with CJK fonts.
 browser:
 	@bash .ci/browser-deps
+
+# compose.yaml is validated with Debian's docker-compose, and the broker's configuration with a real Mosquitto.
+deploy-tools:
+	@bash .ci/deploy-deps
 
 # After changing a page's words: extract them and merge them into the catalogues; then translate the new
 # entries in $(LOCALES)/zh_CN/LC_MESSAGES/messages.po (tests/pages/test_translations.py names any left).

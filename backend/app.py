@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
@@ -19,11 +19,12 @@ from backend import health
 from backend.alarms import endpoints as alarms
 from backend.dtu import endpoints as dtu
 from backend.core.api_errors import ApiRoute, error_json, http_error_json
+from backend.core import request_ids
 from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.errors import NotAuthenticated, ScanPowerError, TooManyRequests
 from backend.core.http_metrics import HttpMetrics
-from backend.core.metrics import Counters, prometheus_text
+from backend.core.metrics import exposition
 from backend.core.nul_guard import refuse_nul
 from backend.meters.orders import OrderSink
 from backend.points import endpoints as points
@@ -32,6 +33,7 @@ from backend.sessions import endpoints as sessions
 from backend.tariffs import endpoints as tariffs
 from backend.users import endpoints as users
 from backend.reconciliation import endpoints as reconciliation
+from backend.jobs import endpoints as jobs
 from backend.wallet import endpoints as wallet
 from backend.payments import endpoints as payments
 from backend.payments.configured import providers_from
@@ -49,7 +51,7 @@ DESCRIPTION = ("Shared scan-to-use metering (扫码用电): scan an outlet, get 
 
 def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
                broker_connected: Callable[[], bool], payment_provider: PaymentProvider | Providers | None = None,
-               metric_sources: dict[str, Counters] | None = None) -> FastAPI:
+               registries: list[CollectorRegistry] = ()) -> FastAPI:
     # Swagger UI is served from the installed package: no CDN, so /docs works offline.
     app = FastAPI(title="ScanPower", version="0.1.0", description=DESCRIPTION, docs_url=None,
                   dependencies=[Depends(refuse_nul)])
@@ -64,12 +66,12 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     # Every configured provider by name; `payment_provider` is the default, for requests that choose none.
     app.state.payments = Providers.of(payment_provider) if payment_provider is not None else providers_from(settings)
     app.state.payment_provider = app.state.payments.default
-    app.state.counters = Counters()
-    app.state.metric_sources = {"http": app.state.counters} | (metric_sources or {})
     app.state.registry = CollectorRegistry()
-    HttpMetrics(app.state.registry, API_PREFIX).install(app)
-    app.state.registry.register(health.FleetGauges(engine))
-    for module in (users, points, dtu, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms):
+    app.state.http_metrics = HttpMetrics(app.state.registry, API_PREFIX)
+    app.state.http_metrics.install(app)
+    # Other parts in the same process (`scanpower run`'s gateway) show their figures here too.
+    app.state.registries = [app.state.registry, *registries]
+    for module in (users, points, dtu, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
 
@@ -77,14 +79,14 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     @app.get("/metrics", response_class=Response, tags=["health"],
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     def metrics() -> Response:
-        """Requests, open sessions, meters online, rejections and gateway counters, in Prometheus text format."""
-        snapshots = {group: counters.snapshot() for group, counters in app.state.metric_sources.items()}
-        text = generate_latest(app.state.registry).decode() + prometheus_text(snapshots)
+        """Requests, refusals, open sessions, meters online, money settled and jobs, in Prometheus text format."""
+        text = exposition(app.state.registries, [health.FleetGauges(app.state.engine)])
         return PlainTextResponse(text, media_type=CONTENT_TYPE_LATEST)
 
     _add_pages(app)
     _add_error_handlers(app)
     _add_browser_protection(app, settings)
+    request_ids.install(app, app.state.http_metrics.template)  # outermost: every log line of a request has its id
     return app
 
 
@@ -125,7 +127,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScanPowerError)
     async def domain_error(request: Request, exc: ScanPowerError):
         log.info("%s %s -> %s: %s", request.method, request.url.path, type(exc).__name__, exc.detail)
-        app.state.counters.count("rejected", type(exc).__name__)
+        app.state.http_metrics.rejected.labels(type(exc).__name__).inc()
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith(API_PREFIX):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
@@ -136,7 +138,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         log.info("%s %s -> %s: %s", request.method, request.url.path, exc.status_code, exc.detail)
-        app.state.counters.count("rejected", f"http_{exc.status_code}")
+        app.state.http_metrics.rejected.labels(f"http_{exc.status_code}").inc()
         if not request.url.path.startswith(("/api/", "/static/", "/docs-assets/")):
             from backend.pages.errors import http_error_page
             return http_error_page(request, exc)
@@ -146,7 +148,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def database_unavailable(request: Request, exc: OperationalError):
         # A deadlock victim, a lock timeout or a database that is away: nothing was committed, so a retry is safe.
         log.warning("%s %s -> 503: %s", request.method, request.url.path, getattr(exc, "orig", exc))
-        app.state.counters.count("rejected", "DatabaseUnavailable")
+        app.state.http_metrics.rejected.labels("DatabaseUnavailable").inc()
         return error_json(503, "DatabaseUnavailable", "the database is busy or unreachable; nothing was changed, "
                           "try again", {"Retry-After": "1"})
 
@@ -155,5 +157,5 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = [{"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
                     for e in exc.errors()]
         log.info("%s %s -> 422: %s", request.method, request.url.path, problems)
-        app.state.counters.count("rejected", "ValidationError")
+        app.state.http_metrics.rejected.labels("ValidationError").inc()
         return error_json(422, "ValidationError", problems)

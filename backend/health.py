@@ -17,22 +17,36 @@ from backend.sessions.models import OPEN_STATUSES, UsageSession
 router = APIRouter(tags=["health"], route_class=ApiRoute)
 
 
+class Alive(BaseModel):
+    status: str
+
+
 class Checks(BaseModel):
     database: bool
     broker: bool
+    scheduler: bool | None = None  # only where this process runs the scheduled jobs
 
 
-class Health(BaseModel):
+class Ready(BaseModel):
     status: str
     checks: Checks
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "Degraded"}})
-def healthz(request: Request) -> JSONResponse:
-    """200 when the database and the MQTT broker are reachable, else 503 saying which is not."""
+@router.get("/healthz", response_model=Alive)
+def healthz() -> Alive:
+    """200 while the process answers at all (liveness: restart it when this fails); checks nothing else."""
+    return Alive(status="ok")
+
+
+@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Not ready"}})
+def readyz(request: Request) -> JSONResponse:
+    """200 when the database and the MQTT broker are reachable (and this process's scheduler runs), else 503."""
     checks = {"database": _database_ok(request), "broker": bool(request.app.state.broker_connected())}
+    scheduler_alive = getattr(request.app.state, "scheduler_alive", None)
+    if scheduler_alive is not None:
+        checks["scheduler"] = bool(scheduler_alive())
     status = 200 if all(checks.values()) else 503
-    return JSONResponse({"status": "ok" if status == 200 else "degraded", "checks": checks}, status_code=status)
+    return JSONResponse({"status": "ready" if status == 200 else "not ready", "checks": checks}, status_code=status)
 
 
 def _database_ok(request: Request) -> bool:
@@ -58,7 +72,7 @@ class FleetGauges(Collector):
                 meters = dict(db.exec(select(Meter.online, func.count()).group_by(Meter.online)).all())
                 points = dict(db.exec(select(MeteringPoint.status, func.count()).group_by(MeteringPoint.status)).all())
         except SQLAlchemyError:
-            return  # /healthz says the database is away; the metrics just lack these gauges
+            return  # /readyz says the database is away; the metrics just lack these gauges
         yield _gauge("scanpower_sessions_open", "Open sessions, by status", "status",
                      {status.value: sessions.get(status, 0) for status in OPEN_STATUSES})
         yield _gauge("scanpower_meters", "Meters, by whether they are online", "state",

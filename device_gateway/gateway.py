@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from backend.core import log_context
 from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
@@ -39,7 +40,7 @@ from device_gateway.flood_alarms import FloodAlarms
 from device_gateway.flood_watch import FloodWatch
 from device_gateway.handlers import Uplink, apply, sample_of, validate
 from device_gateway.metrics import GatewayMetrics
-from device_gateway.protocol import BadMessage, Topics
+from device_gateway.protocol import UPLINK_KINDS, BadMessage, Topics
 from device_gateway.rate_limit import PROTOCOL_LIMIT, MeterRateLimiter, RateLimit
 from device_gateway.rejection_tally import RejectionTally
 
@@ -235,6 +236,10 @@ class Gateway:
         if item.topic == self._marker_topic:
             self._acknowledge(item)
             return
+        with log_context.bound(meter=item.source or None):
+            self._take_from_meter(item)
+
+    def _take_from_meter(self, item: Inbound) -> None:
         self._observe(item)
         if not item.admitted:
             self.metrics.count("dropped", "rate_limited")
@@ -243,10 +248,11 @@ class Gateway:
                                      item.payload, utcnow())
             self._acknowledge(item)
         elif self._process(item, lambda: self._apply(item)):
+            self.metrics.ingest_lag.labels("control").observe(time.monotonic() - item.arrived)
             self._acknowledge(item)
 
     def _observe(self, item: Inbound) -> None:
-        self.metrics.count("received")
+        self.metrics.count("received", _kind_of(item.topic))
         with self._counting:
             flooding = self._floods.observe(item.source, item.arrived, item.admitted)
         if flooding:
@@ -263,7 +269,9 @@ class Gateway:
             for item in batch:
                 self._observe(item)
             if self._process(batch, lambda: self._store_batch(batch, live_writes), f"database:{name}"):
+                stored = time.monotonic()
                 for item in batch:
+                    self.metrics.ingest_lag.labels("telemetry").observe(stored - item.arrived)
                     self._acknowledge(item)
             if stop:
                 break
@@ -426,6 +434,12 @@ class Gateway:
                 log.warning("could not %s, the database is unavailable: %s", what, getattr(exc, "orig", exc))
             else:
                 log.exception("could not %s", what)
+
+
+def _kind_of(topic: str) -> str:
+    """The uplink kind a topic names (telemetry, ack, event, status), else "other"."""
+    kind = topic.rsplit("/", 1)[-1]
+    return kind if kind in UPLINK_KINDS else "other"
 
 
 def _telemetry_in(uplink: Uplink) -> TelemetryIn:

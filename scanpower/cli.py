@@ -7,16 +7,29 @@ from pathlib import Path
 
 import typer
 
-from backend.core.config import get_settings
+from backend.core import config
+from backend.core.json_logs import configure as configure_logs
 
 app = typer.Typer(help="ScanPower — shared scan-to-use metering (扫码用电).", no_args_is_help=True,
                   add_completion=False)
+log = logging.getLogger("scanpower")
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    for noisy in ("amqtt", "transitions", "apscheduler", "uvicorn.error", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def get_settings() -> config.Settings:
+    """The settings, or a plain message and exit 2 when they are refused (placeholders in production)."""
+    from pydantic import ValidationError
+    try:
+        return config.get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            typer.secho(f"cannot start: {where + ': ' if where else ''}{message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(settings: config.Settings) -> None:
+    configure_logs(settings.log_level, settings.logs_as_json)
 
 
 def _wait_for_ctrl_c() -> None:
@@ -33,7 +46,7 @@ def run(demo: bool = typer.Option(True, help="Seed the demo site and simulate it
     from scanpower.platform import Platform
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     platform = Platform(settings, demo=demo, simulate=demo)
     try:
         platform.start()
@@ -54,8 +67,8 @@ def _print_banner(platform, accounts) -> None:
     typer.echo("")
     typer.secho("ScanPower is running", bold=True)
     typer.echo(f"  web and API   {platform.web_url}   (API docs: {platform.web_url}/docs)")
-    typer.echo(f"  MQTT broker   {platform.broker_url}")
-    typer.echo(f"  database      {platform.settings.database_url}")
+    typer.echo(f"  MQTT broker   {_shown(platform.broker_url)}")
+    typer.echo(f"  database      {_shown(platform.settings.database_url)}")
     for note in platform.notes:
         typer.secho(f"  note: {note}", fg="yellow")
     if accounts:
@@ -77,36 +90,43 @@ def migrate() -> None:
 
     settings = get_settings()
     upgrade(settings.database_url)
-    typer.echo(f"schema is up to date on {settings.database_url}")
+    typer.echo(f"schema is up to date on {_shown(settings.database_url)}")
 
 
 @app.command()
 def api() -> None:
-    """Serve the API and pages only; relay commands go to the broker at MQTT_URL."""
+    """Serve the API and pages only (API_WORKERS processes); relay commands go to the broker at MQTT_URL."""
     import uvicorn
 
-    from backend.app import create_app
-    from backend.core.db import make_engine
-    from device_gateway.broker_url import BrokerAddress
-    from device_gateway.commands import MqttOrderSink
-    from device_gateway.connection import PublishOnlyClient
-    from device_gateway.protocol import Topics
-
     settings = get_settings()
-    _logging(settings.log_level)
-    broker = BrokerAddress.parse(_require_mqtt_url(settings))
-    publisher = PublishOnlyClient(broker, f"scanpower-api-{_suffix()}")
-    sink = MqttOrderSink(publisher.client, Topics(settings.mqtt_topic_prefix))
-    app_ = create_app(settings, make_engine(settings.database_url), sink, publisher.client.is_connected)
-    # Proxy headers are the app's job (TRUSTED_PROXIES), so uvicorn must not believe them on its own.
-    uvicorn.run(app_, host=settings.http_host, port=settings.http_port, proxy_headers=False)
-    publisher.close()
+    _logging(settings)
+    _require_mqtt_url(settings)
+    workers = settings.api_workers
+    if workers > 1:
+        _share_metrics_between_workers()
+    # Proxy headers are the app's job (TRUSTED_PROXIES), so uvicorn must not believe them on its own; our own
+    # middleware logs each request, with its id.
+    uvicorn.run("scanpower.api_process:create", factory=True, host=settings.http_host, port=settings.http_port,
+                workers=workers, proxy_headers=False, log_config=None, access_log=False)
+
+
+def _share_metrics_between_workers() -> None:
+    """PROMETHEUS_MULTIPROC_DIR for the workers (inherited): emptied, since old files would add up again."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="scanpower-metrics-"))
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 @app.command()
-def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; run them in exactly one process "
-                                                      "when several gateways share the load.")) -> None:
-    """Run the MQTT gateway (and the scheduler) against MQTT_URL and DATABASE_URL."""
+def gateway(scheduler: bool = typer.Option(True, help="Also run the scheduled jobs; any number of processes may, "
+                                                      "each job runs once (a database lease).")) -> None:
+    """Run the MQTT gateway (and the scheduled jobs) against MQTT_URL and DATABASE_URL."""
     from backend.core.db import make_engine
     from device_gateway.broker_url import BrokerAddress
     from device_gateway.gateway import Gateway, gateway_lanes, gateway_rate_limit
@@ -114,7 +134,7 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; 
     from scanpower.scheduler import build_scheduler
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     # The control lane (a vendor's Start) shares the interpreter with the telemetry lanes: switch threads
     # every 0.5 ms rather than 5, so an ack never waits long behind a batch being parsed.
     sys.setswitchinterval(0.0005)
@@ -126,10 +146,12 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the timed jobs; 
     jobs = build_scheduler(settings, engine, gw) if scheduler else None
     if jobs:
         jobs.start()
-    typer.echo(f"gateway running against {settings.mqtt_url}; Ctrl-C stops it")
+    stop_ops = _ops_port(settings, engine, lambda: gw.connected, [gw.metrics.registry], jobs)
+    typer.echo(f"gateway running against {_shown(settings.mqtt_url)}; Ctrl-C stops it")
     _wait_for_ctrl_c()
+    stop_ops()
     if jobs:
-        jobs.shutdown(wait=False)
+        jobs.stop()
     gw.stop()
 
 
@@ -142,14 +164,58 @@ def dlt645() -> None:
     from device_gateway.protocol import Topics
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     bridge = Bridge(BrokerAddress.parse(_require_mqtt_url(settings)), make_engine(settings.database_url),
                     Topics(settings.mqtt_topic_prefix), f"{settings.gateway_client_id}-dlt645",
                     bridge_timing(settings)).start()
-    typer.echo(f"DL/T 645 bridge running against {settings.mqtt_url} ({len(bridge.meters)} meters behind DTUs); "
-               f"Ctrl-C stops it")
+    stop_ops = _ops_port(settings, bridge.engine, bridge.connected, [], None)
+    typer.echo(f"DL/T 645 bridge running against {_shown(settings.mqtt_url)} ({len(bridge.meters)} meters behind "
+               f"DTUs); Ctrl-C stops it")
     _wait_for_ctrl_c()
+    stop_ops()
     bridge.stop()
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduled jobs in a process of their own; any number may run, each job runs once per slot."""
+    from backend.core.db import make_engine
+    from device_gateway.broker_url import BrokerAddress
+    from device_gateway.commands import MqttOrderSink
+    from device_gateway.connection import PublishOnlyClient
+    from device_gateway.protocol import Topics
+    from scanpower.scheduler import build_scheduler
+
+    settings = get_settings()
+    _logging(settings)
+    engine = make_engine(settings.database_url)
+    # Jobs send relay commands (stop a session that ran too long, re-send an unanswered one) like the API does.
+    publisher = PublishOnlyClient(BrokerAddress.parse(_require_mqtt_url(settings)), f"scanpower-scheduler-{_suffix()}")
+    jobs = build_scheduler(settings, engine, MqttOrderSink(publisher.client, Topics(settings.mqtt_topic_prefix)))
+    jobs.start()
+    stop_ops = _ops_port(settings, engine, publisher.client.is_connected, [], jobs, fleet_gauges=True)
+    typer.echo(f"scheduler {jobs.holder} running {len(jobs.jobs)} jobs; Ctrl-C stops it")
+    _wait_for_ctrl_c()
+    stop_ops()
+    jobs.stop()
+    publisher.close()
+
+
+def _ops_port(settings, engine, broker_connected, registries, jobs, fleet_gauges: bool = False):
+    """/healthz, /readyz and /metrics on METRICS_PORT (when set); returns what stops it."""
+    if not settings.metrics_port:
+        return lambda: None
+    from backend.ops_app import create_ops_app
+    from scanpower.serving import serve_in_thread
+
+    app_ = create_ops_app(engine, broker_connected, registries, jobs.alive if jobs else None, fleet_gauges)
+    try:
+        stop = serve_in_thread(app_, settings.http_host, settings.metrics_port, "METRICS_PORT")
+    except RuntimeError as exc:
+        typer.secho(f"cannot start: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    log.info("metrics and health on http://%s:%d", settings.http_host, settings.metrics_port)
+    return stop
 
 
 @app.command()
@@ -170,7 +236,7 @@ def sim(count: int = typer.Option(10, min=1, max=50_000, help="How many meters."
     from firmware_sim.faults import Faults
 
     settings = get_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     try:
         faults = Faults(drop_rate=drop_rate, duplicate_rate=duplicate_rate, clock_skew_s=clock_skew,
                         offline_windows=tuple(_window(text) for text in offline), register_resets_at=tuple(reset_at))
@@ -289,6 +355,17 @@ def commission_dtu(point_id: int = typer.Argument(..., help="The point whose met
                f"(scanpower broker-config) so the DTU can log in")
 
 
+def _shown(url: str) -> str:
+    """A database or broker address as printed and logged: its password starred out."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def _require_mqtt_url(settings) -> str:
     if not settings.mqtt_url:
         typer.secho("set MQTT_URL (for example mqtt://127.0.0.1:1883)", fg="red", err=True)
@@ -300,6 +377,18 @@ def _suffix() -> str:
     import secrets
     return secrets.token_hex(3)
 
+
+def _add_chores() -> None:
+    from scanpower.chores import commands as chores
+
+    app.add_typer(chores.points_app, name="points")
+    app.add_typer(chores.meters_app, name="meters")
+    app.add_typer(chores.statements_app, name="statements")
+    app.command("labels")(chores.labels)
+    app.command("reconcile")(chores.reconcile)
+
+
+_add_chores()
 
 if __name__ == "__main__":
     app()

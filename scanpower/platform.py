@@ -1,16 +1,14 @@
 """Compose the running platform: broker, gateway, API and pages, scheduler, demo meters."""
 import logging
-import threading
-import time
 from dataclasses import dataclass, field
 
-import uvicorn
 from sqlalchemy.engine import Engine
 
 from backend.app import create_app
 from backend.core.config import Settings
 from backend.core.db import make_engine, unit_of_work
 from backend.core.migrate import upgrade
+from backend.jobs.runner import JobRunner
 from device_gateway.broker_url import BrokerAddress
 from device_gateway.dlt645.bridge import Bridge, bridge_timing
 from device_gateway.embedded_broker import EmbeddedBroker, free_port, port_is_free
@@ -18,6 +16,7 @@ from device_gateway.gateway import Gateway, gateway_lanes, gateway_rate_limit
 from device_gateway.protocol import Topics
 from scanpower.demo import DemoMeter, seed_demo
 from scanpower.scheduler import build_scheduler
+from scanpower.serving import serve_in_thread
 from scanpower.simulation import LoadChooser, demo_loads, start_demo_dtus, start_demo_fleet
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,7 @@ class Platform:
     engine: Engine | None = None
     gateway: Gateway | None = None
     bridge: Bridge | None = None
+    scheduler: JobRunner | None = None
     fleet: object | None = None
     dtus: list = field(default_factory=list)  # the demo's simulated DTUs
     dtu_heartbeat_s: float = 30.0
@@ -50,10 +50,10 @@ class Platform:
         self._stack.append(self.engine.dispose)
         self._start_broker()
         self._start_gateway()
+        self.scheduler = build_scheduler(self.settings, self.engine, self.gateway)
+        self.scheduler.start()
+        self._stack.append(self.scheduler.stop)
         self._start_web()
-        scheduler = build_scheduler(self.settings, self.engine, self.gateway)
-        scheduler.start()
-        self._stack.append(lambda: scheduler.shutdown(wait=False))
         if self.demo:
             with unit_of_work(self.engine, self.gateway) as db:
                 self.demo_meters = seed_demo(db)
@@ -111,24 +111,10 @@ class Platform:
 
     def _start_web(self) -> None:
         host, port = self.settings.http_host, self.settings.http_port
-        if not port_is_free(host, port):
-            raise RuntimeError(f"http://{host}:{port} is taken; set HTTP_PORT to another port")
         app = create_app(self.settings, self.engine, self.gateway, lambda: self.gateway.connected,
-                         metric_sources={"gateway": self.gateway.metrics})
+                         registries=[self.gateway.metrics.registry])
+        app.state.scheduler_alive = self.scheduler.alive
         # Meters of the demo connect to the broker this process started; a configured address wins.
         app.state.meter_broker_url = app.state.meter_broker_url or BrokerAddress.parse(self.broker_url).url
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                               proxy_headers=False))
-        thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-        thread.start()
-        self._stack.append(lambda: (setattr(server, "should_exit", True), thread.join(10)))
-        _wait_until(lambda: server.started, 15, f"the web server did not start on {host}:{port}")
+        self._stack.append(serve_in_thread(app, host, port))
         self.web_url = f"http://{host}:{port}"
-
-
-def _wait_until(predicate, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(message)
-        time.sleep(0.05)

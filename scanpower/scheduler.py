@@ -1,85 +1,93 @@
-"""Timed work (APScheduler): each job is one unit of work calling the same services as the API."""
-import logging
-from datetime import timedelta
+"""The scheduled jobs: what runs when, each calling the same services as the API (docs/operations.md lists them).
 
-from apscheduler.schedulers.background import BackgroundScheduler
+Any number of processes may run them (`scanpower scheduler`, the gateways, `scanpower run`): a database
+lease per job (backend/jobs) lets each slot run once, wherever it is won.
+"""
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
 from sqlalchemy.engine import Engine
 
-from backend.core.clock import local_today, utcnow
+from backend.core.clock import LOCAL_TZ, utcnow
 from backend.core.config import Settings
-from backend.core.db import unit_of_work
+from backend.jobs.runner import Job, JobRunner
+from backend.jobs.schedule import daily, every, monthly
 from backend.meters.orders import OrderSink
-from backend.points.closing import expire_points
-from backend.points.service import activate_points_with_meters_online
+from backend.meters.silence import mark_silent_meters
 from backend.payments.configured import providers_from
 from backend.payments.service import recover_pending
-from backend.payments.statements import reconcile_yesterday
+from backend.payments.statements import reconcile_day as reconcile_payment_day
+from backend.points.closing import expire_points
+from backend.points.notices import notify_seasons_ending
+from backend.points.service import activate_points_with_meters_online
+from backend.reconciliation.daily import reconcile_days_due
+from backend.reconciliation.monthly import close_previous_month
 from backend.sessions.settlement import (capture_settled_holds, refund_unused_prepayments, reprice_late_sessions,
                                          settle_unconfirmed_stops)
 from backend.sessions.timeouts import (expire_unacknowledged_starts, report_unacknowledged_stops,
-                                       retry_unacknowledged_commands, stop_sessions_with_expiring_holds)
+                                       retry_unacknowledged_commands, stop_sessions_past_max_duration,
+                                       stop_sessions_with_expiring_holds)
 from backend.users.service import SignInLimits, forget_stale_sign_in_records
+from billing.payments.providers import Providers
 
-log = logging.getLogger(__name__)
 
-
-def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
-
-    def job(name, work):
-        def run():
-            try:
-                with unit_of_work(engine, sink) as db:
-                    touched = work(db)
-                if touched:
-                    log.info("%s: %d", name, len(touched))
-            except Exception:
-                log.exception("scheduled job %s failed", name)
-        return run
-
+def build_jobs(settings: Settings) -> list[Job]:
+    """Every job with its schedule; payment jobs only where a configured provider can do what they need."""
     timeout = settings.command_timeout_seconds
-    # Every minute: a session on a point whose permit ended runs on at most a minute past midnight.
-    scheduler.add_job(job("expire_points", lambda db: expire_points(db, local_today(), timeout)), "interval", minutes=1,
-                      id="expire_points", next_run_time=utcnow())
-    scheduler.add_job(job("activate_points", lambda db: activate_points_with_meters_online(db, local_today())),
-                      "interval", minutes=5, id="activate_points", next_run_time=utcnow())
-    scheduler.add_job(job("expire_unacknowledged_starts",
-                          lambda db: expire_unacknowledged_starts(db, utcnow(), timeout)),
-                      "interval", seconds=5, id="expire_starts")
-    _add_payment_jobs(scheduler, job, settings, timeout)
-    scheduler.add_job(job("retry_unacknowledged_commands",
-                          lambda db: retry_unacknowledged_commands(db, utcnow(), timeout)),
-                      "interval", seconds=5, id="retry_commands")
-    scheduler.add_job(job("report_unacknowledged_stops", lambda db: report_unacknowledged_stops(db, utcnow(), timeout)),
-                      "interval", seconds=5, id="report_stops")
     settle_after = timedelta(minutes=settings.unconfirmed_stop_settle_minutes)
-    scheduler.add_job(job("settle_unconfirmed_stops", lambda db: settle_unconfirmed_stops(db, utcnow(), settle_after)),
-                      "interval", minutes=1, id="settle_unconfirmed_stops")
-    scheduler.add_job(job("reprice_late_sessions", lambda db: reprice_late_sessions(db, utcnow())),
-                      "interval", seconds=5, id="reprice_late_sessions")
     limits = SignInLimits.of(settings)
-    scheduler.add_job(job("forget_stale_sign_in_records",
-                          lambda db: range(forget_stale_sign_in_records(db, utcnow(), limits))),
-                      "interval", minutes=10, id="forget_sign_in_records")
-    return scheduler
+    return [
+        # Validity is by the local day: looked at every minute, so sessions stop within a minute of its end.
+        Job("expire_points", every(minutes=1), lambda db, now: expire_points(db, _today(now), timeout)),
+        Job("activate_points", every(minutes=5), lambda db, now: activate_points_with_meters_online(db, _today(now))),
+        Job("expire_unacknowledged_starts", every(seconds=5),
+            lambda db, now: expire_unacknowledged_starts(db, now, timeout)),
+        Job("retry_unacknowledged_commands", every(seconds=5),
+            lambda db, now: retry_unacknowledged_commands(db, now, timeout)),
+        Job("report_unacknowledged_stops", every(seconds=5),
+            lambda db, now: report_unacknowledged_stops(db, now, timeout)),
+        Job("settle_unconfirmed_stops", every(minutes=1),
+            lambda db, now: settle_unconfirmed_stops(db, now, settle_after)),
+        Job("reprice_late_sessions", every(seconds=5), lambda db, now: reprice_late_sessions(db, now)),
+        Job("forget_stale_sign_in_records", every(minutes=10),
+            lambda db, now: forget_stale_sign_in_records(db, now, limits)),
+        Job("mark_silent_meters", every(minutes=1),
+            lambda db, now: mark_silent_meters(db, now, settings.meter_silent_after_seconds)),
+        Job("stop_sessions_past_max_duration", every(minutes=1),
+            lambda db, now: stop_sessions_past_max_duration(db, now, settings.session_max_hours, timeout)),
+        Job("notify_seasons_ending", daily(hour=8),
+            lambda db, now: notify_seasons_ending(db, now, settings.season_notice_days)),
+        # After midnight, once the day's last readings of meters that were briefly away have come in.
+        Job("reconcile_points_daily", daily(hour=1, minute=30), reconcile_days_due),
+        # On the 2nd: a meter offline over the month's end has a day to upload before the month is billed.
+        Job("close_previous_month", monthly(day=2, hour=6), close_previous_month),
+        *_payment_jobs(providers_from(settings), settings, timeout),
+    ]
 
 
-def _add_payment_jobs(scheduler: BackgroundScheduler, job, settings: Settings, timeout: int) -> None:
-    """Each job only where a configured provider can do what it needs (its declared capabilities)."""
-    providers = providers_from(settings)
+def _payment_jobs(providers: Providers, settings: Settings, timeout: int) -> list[Job]:
+    jobs = []
     if any(p.capabilities.hold for p in providers):
-        scheduler.add_job(job("capture_settled_holds", lambda db: capture_settled_holds(db, providers)),
-                          "interval", seconds=10, id="capture_holds")
-        scheduler.add_job(job("stop_sessions_with_expiring_holds",
-                              lambda db: stop_sessions_with_expiring_holds(db, utcnow(), timeout)),
-                          "interval", minutes=10, id="expiring_holds")
+        jobs += [Job("capture_settled_holds", every(seconds=10), lambda db, now: capture_settled_holds(db, providers)),
+                 Job("stop_sessions_with_expiring_holds", every(minutes=10),
+                     lambda db, now: stop_sessions_with_expiring_holds(db, now, timeout))]
     if any(not p.capabilities.instant for p in providers):
-        scheduler.add_job(job("refund_unused_prepayments", lambda db: refund_unused_prepayments(db, providers)),
-                          "interval", seconds=10, id="refund_unused_prepayments")
-        scheduler.add_job(job("recover_pending_payments",
-                              lambda db: recover_pending(db, providers, settings, utcnow())),
-                          "interval", seconds=30, id="recover_pending_payments")
+        jobs += [Job("refund_unused_prepayments", every(seconds=10),
+                     lambda db, now: refund_unused_prepayments(db, providers)),
+                 Job("recover_pending_payments", every(seconds=30),
+                     lambda db, now: recover_pending(db, providers, settings, now))]
     if any(p.capabilities.statement for p in providers):
         # WeChat Pay's and Alipay's statements of a day are ready from about 10:00 the next morning.
-        scheduler.add_job(job("reconcile_statements", lambda db: reconcile_yesterday(db, providers)),
-                          "cron", hour=10, minute=30, id="reconcile_statements")
+        jobs.append(Job("reconcile_payment_statements", daily(hour=10, minute=30),
+                        lambda db, now: [reconcile_payment_day(db, p, _today(now) - timedelta(days=1))
+                                         for p in providers if p.capabilities.statement]))
+    return jobs
+
+
+def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink,
+                    clock: Callable[[], datetime] = utcnow) -> JobRunner:
+    return JobRunner(engine, sink, build_jobs(settings), clock)
+
+
+def _today(now: datetime):
+    return now.astimezone(LOCAL_TZ).date()

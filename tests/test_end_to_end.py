@@ -108,7 +108,9 @@ def test_the_meter_cuts_power_when_the_money_runs_out(platform):
         assert balance == Decimal("0.01") - Decimal(done["amount"]) >= 0
 
 
-def test_healthz_reports_database_and_broker(platform):
-    answer = httpx.get(f"{platform.web_url}/healthz")
-    assert answer.status_code == 200
-    assert answer.json()["checks"] == {"database": True, "broker": True}
+def test_healthz_says_alive_and_readyz_checks_database_broker_and_scheduler(platform):
+    assert httpx.get(f"{platform.web_url}/healthz").json() == {"status": "ok"}
+    # Ready once the scheduler's loop has looked at its jobs (within a second or so of starting).
+    answer = wait_for(lambda: (a := httpx.get(f"{platform.web_url}/readyz")).status_code == 200 and a,
+                      what="the platform to be ready")
+    assert answer.json()["checks"] == {"database": True, "broker": True, "scheduler": True}

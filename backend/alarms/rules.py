@@ -20,6 +20,7 @@ class AlarmKind(StrEnum):
     supply_lost = "supply_lost"
     meter_flooding = "meter_flooding"  # not power quality: the gateway drops the meter's messages over its limit
     dtu_silent = "dtu_silent"  # not power quality: the DTU of DL/T 645 meters stopped answering
+    meter_offline = "meter_offline"  # not power quality: the meter has been silent for longer than it may be
 
     @property
     def per_outlet(self) -> bool:
@@ -306,6 +307,8 @@ def describe(kind: AlarmKind, channel: int | None, limit: Decimal, limits: Suppl
         case AlarmKind.dtu_silent:
             return (f"DTU silent for more than {_plain(limit)} s: its meters can be neither read nor switched, "
                     f"no session starts 采集终端失联")
+        case AlarmKind.meter_offline:
+            return f"Meter: silent for more than {_plain(limit)} s, offline 离线"
 
 
 def _plain(number: Decimal) -> str:

@@ -1,27 +1,51 @@
-"""Process-wide counters, shown at /metrics in Prometheus text format."""
-import threading
-from collections import Counter
+"""The Prometheus families the services record, and how a process exposes its metrics.
+
+Families of the domain (money settled, command round trips, scheduled jobs) live in the process-wide
+default registry; parts that can run several times in one process (an app, a gateway) keep their own
+registry so that their figures stay apart. With PROMETHEUS_MULTIPROC_DIR set (several API workers),
+prometheus_client writes every value to files there and a scrape sums them over the processes.
+"""
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+money_settled = Counter("scanpower_money_settled_yuan", "Money billed for sessions at settlement, in yuan "
+                        "(later adjustments apart)", ["paid_by"])
+money_adjusted = Counter("scanpower_money_adjusted_yuan", "Re-pricing after late meter data, in yuan, by direction",
+                         ["direction"])
+sessions_settled = Counter("scanpower_sessions_settled", "Sessions settled (a re-settlement counts again)",
+                           ["paid_by"])
+command_round_trip = Histogram("scanpower_command_round_trip_seconds", "From a relay command's first sending to "
+                               "the meter's ack, by command", ["command"], buckets=SECONDS)
+job_runs = Counter("scanpower_job_runs", "Scheduled job runs in this process, by job and outcome",
+                   ["job", "outcome"])
+job_touched = Counter("scanpower_job_touched", "Rows a scheduled job acted on (expired, stopped, billed…)", ["job"])
+job_seconds = Histogram("scanpower_job_seconds", "How long a scheduled job run took", ["job"], buckets=SECONDS)
 
 
-class Counters:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[tuple[str, str]] = Counter()
-
-    def count(self, name: str, label: str = "") -> None:
-        with self._lock:
-            self._counts[(name, label)] += 1
-
-    def snapshot(self) -> dict[tuple[str, str], int]:
-        with self._lock:
-            return dict(self._counts)
+def multiprocess_dir() -> str:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
-def prometheus_text(groups: dict[str, dict[tuple[str, str], int]]) -> str:
-    """Render counters as `scanpower_<group>_<name>_total{reason="..."} N` lines."""
-    lines = []
-    for group, counts in groups.items():
-        for (name, label), value in sorted(counts.items()):
-            labels = f'{{reason="{label}"}}' if label else ""
-            lines.append(f"scanpower_{group}_{name}_total{labels} {value}")
-    return "\n".join(lines) + "\n"
+def exposition(registries: list[CollectorRegistry], live: list[Collector] = ()) -> bytes:
+    """The text a scrape gets: every registry's families, or in multiprocess mode the files of all processes.
+
+    `live` collectors read the database at each scrape; they are not values in files, so they are added as is.
+    """
+    if multiprocess_dir():
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, multiprocess_dir())
+        registries = [merged]
+    else:
+        registries = [REGISTRY, *registries]
+    text = b"".join(generate_latest(r) for r in registries)
+    if live:
+        fresh = CollectorRegistry()
+        for collector in live:
+            fresh.register(collector)
+        text += generate_latest(fresh)
+    return text

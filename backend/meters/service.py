@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from backend.alarms import offline
 from backend.core.clock import as_utc, local_today, utcnow
 from backend.core.errors import NotFound
 from backend.meters.orders import LimitsOrder, queue_order
@@ -51,6 +52,7 @@ def set_presence(db: Session, meter: Meter, online: bool, boot_id: str | None) -
     if boot_id:
         meter.boot_id = boot_id
     if came_back:
+        offline.meter_back(db, meter, meter.last_seen)
         # Not on every message: the scheduler activates points whose validity starts while their meter is on.
         activate_on_first_contact(db, meter, local_today())
         db.exec(update(Outlet).where(Outlet.meter_id == meter.id).values(relay_open_ordered_at=None))

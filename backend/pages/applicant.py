@@ -15,6 +15,7 @@ from backend.pages.refusals import refusal_text
 from backend.pages.rendering import render
 from backend.points import service as points
 from backend.points.models import MAX_VALIDITY_DAYS, PointApply
+from backend.points.notices import current_notices
 from backend.sessions.usage import usage_by_point
 from backend.users.models import User
 
@@ -30,8 +31,11 @@ def applicant_home(request: Request, db: PageDb, applicant: Applicant):
     found = points.list_points(db, applicant)
     used = usage_by_point(db, [p.id for p in found])
     meters = {p.id: points.meter_of_point(db, p.id) for p in found}
+    names = {p.id: p.name for p in found}
+    ending = [(names[n.point_id], n.valid_until) for n in current_notices(db, applicant.id, local_today())
+              if n.point_id in names]
     return render(request, "applicant_home.html", user=applicant, points=found, usage=used,
-                  steps={p.id: next_step(p, meters[p.id]) for p in found})
+                  steps={p.id: next_step(p, meters[p.id]) for p in found}, seasons_ending=ending)
 
 
 @router.get("/applicant/apply")

@@ -78,7 +78,7 @@ class CsrfGuard:
 
     def _refusal(self, request: Request, problem: str) -> Response:
         log.info("%s %s -> 403 CSRF: %s", request.method, request.url.path, problem)
-        request.app.state.counters.count("rejected", "CsrfCheckFailed")
+        request.app.state.http_metrics.rejected.labels("CsrfCheckFailed").inc()
         if request.url.path.startswith(self.api_prefix + "/"):
             return JSONResponse({"error": "CsrfCheckFailed", "detail": problem}, status_code=403)
         return error_page(request, 403, gettext("This form could not be accepted: it did not come from this page "

@@ -25,6 +25,7 @@ STOP_REASON_TEXT = {
     "applicant": N_("Stopped by the point's manager"),
     "point_closed": N_("The point was closed by the operator"),
     "point_expired": N_("The point's permit ended"),
+    "max_duration": N_("It ran for the longest a session may run, so the platform stopped it"),
     "no_start_ack": N_("The meter did not confirm the start, so the platform switched it off"),
     "limit_reached": N_("The money set aside was used up: the meter switched off"),
     "meter": N_("Switched off by the meter"),
@@ -65,6 +66,7 @@ ALARM_TEXT = {
     "outlet_overload": N_("Outlet overloaded"), "point_over_capacity": N_("Point over its capacity"),
     "supply_lost": N_("Supply lost"), "meter_flooding": N_("Meter sends too many messages"),
     "dtu_silent": N_("DTU silent"),
+    "meter_offline": N_("Meter silent, offline"),
 }
 REJECTION_TEXT = {
     "bad_message": N_("Malformed message"), "unknown_meter": N_("Unknown meter"),

@@ -1,13 +1,14 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlmodel import SQLModel
 
 from backend.core.api_errors import SIGNED_IN, WITH_ROLE, ApiRoute, refusals
 from backend.deps import CurrentUser, Id, Operator, SessionDep
 from backend.points import service as points
-from backend.reconciliation import service
+from backend.reconciliation import daily, service
 from backend.reconciliation.schemas import (
     PointReconciliationPublic,
     StatementPublic,
@@ -28,6 +29,36 @@ MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"  # service.month_period refuses months outs
 Start = Annotated[datetime, Query(description="Period start, in 2000–2100; without an offset it is Asia/Shanghai time")]
 End = Annotated[datetime, Query(description="Period end (excluded); without an offset it is Asia/Shanghai time")]
 Month = Annotated[str, Query(pattern=MONTH, description="A local month, YYYY-MM (Asia/Shanghai), 2000-01 to 2099-12")]
+
+
+class DailyPublic(SQLModel):
+    point_id: int
+    day: date
+    register_delta_wh: int
+    session_energy_wh: int
+    unattributed_wh: int
+    gap_wh: int
+    open_sessions: int
+    mismatched_sessions: int
+    anomalies: int
+    balanced: bool
+    note: str
+    checked_at: datetime
+
+
+class DailiesPublic(SQLModel):
+    data: list[DailyPublic]
+    count: int
+
+
+@router.get("/reconciliation/unbalanced", response_model=DailiesPublic, responses=refusals(*WITH_ROLE))
+def list_unbalanced_days(db: SessionDep, _: Operator,
+                         since: Annotated[date, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                                                      description="The first local day to list")]
+                         ) -> DailiesPublic:
+    """Points whose daily reconciliation (the scheduler's, 01:30) did not balance, newest day first (operators)."""
+    found = [DailyPublic.model_validate(row, from_attributes=True) for row in daily.unbalanced_days(db, since)]
+    return DailiesPublic(data=found, count=len(found))
 
 
 @router.get("/points/{point_id}/reconciliation", response_model=PointReconciliationPublic,

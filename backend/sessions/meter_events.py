@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from backend.core import metrics
 from backend.core.clock import as_utc, utcnow
 from backend.meters.orders import RelayOrder, queue_order
 from backend.meters.register_rules import Reading as RegisterReading
@@ -36,6 +37,7 @@ def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok
             log.warning("ack for unknown command %s from meter %s", cmd_id, meter.serial)
         return None
     session = locked_session(db, session.id)
+    _measure_round_trip(session, action)
     if action == "close":
         _close_acknowledged(db, session, ok, reason, RegisterReading(boot_id or "unknown", seq_or(seq, -1), at,
                                                                      register_wh))
@@ -47,6 +49,14 @@ def command_acknowledged(db: Session, meter: Meter, cmd_id: str, action: str, ok
     elif ok and session.provisional and cmd_id == session.stop_cmd_id:
         _confirm_stop(db, session, register_wh, at, boot_id, seq)
     return session
+
+
+def _measure_round_trip(session: UsageSession, action: str) -> None:
+    """The first ack of a command: how long after it was first sent (the wait a vendor sees)."""
+    sent, waiting = ((session.requested_at, SessionStatus.starting) if action == "close"
+                     else (session.stop_requested_at, SessionStatus.stopping))
+    if sent is not None and session.status == waiting:
+        metrics.command_round_trip.labels(action).observe(max(0.0, (utcnow() - as_utc(sent)).total_seconds()))
 
 
 def _close_acknowledged(db: Session, session: UsageSession, ok: bool, reason: str | None,

@@ -33,6 +33,7 @@ class StopReason(StrEnum):
     applicant = "applicant"  # the point's applicant stopped it (closing time, safety)
     point_closed = "point_closed"  # the operator closed the point
     point_expired = "point_expired"  # the point's validity ended
+    max_duration = "max_duration"  # it ran for SESSION_MAX_HOURS: the platform stopped it (no zombie sessions)
     no_start_ack = "no_start_ack"  # the platform gave up on the start ack and switched it off; the meter ran it
     limit_reached = "limit_reached"
     meter = "meter"  # the meter ended it for a reason it did not name

@@ -5,6 +5,7 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from backend.audit.service import record, snapshot
+from backend.core import log_context
 from backend.core.clock import local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.rows import insert_once, lock_row
@@ -209,6 +210,7 @@ def stop_sessions_at_point(db: Session, point_id: int, reason: StopReason, timeo
 
 def locked_session(db: Session, session_id: int) -> UsageSession:
     """The session as committed now, held until the transaction ends: its state changes one at a time."""
+    log_context.add(session_id=session_id)
     lock_row(db, UsageSession, session_id)
     return db.get(UsageSession, session_id, populate_existing=True)
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from backend.core import metrics
 from backend.core.clock import as_utc, utcnow
 from backend.meters.models import Reading as MeterReading
 from backend.meters.register_rules import Reading as RegisterReading
@@ -49,6 +50,9 @@ def settle_session(db: Session, session: UsageSession) -> SessionBill:
         free = spendable_balance(db, session.vendor_id, excluding_session=session.id)
         charged = charge_session(db, session.vendor_id, session.id, session.amount, free)
         flag_owed(session, charged.owed, "its bill")
+    paid_by = "wallet" if hold is None or not hold.status.is_open else "hold"
+    metrics.money_settled.labels(paid_by).inc(float(session.amount))
+    metrics.sessions_settled.labels(paid_by).inc()
     # A card-paid session is captured by the scheduler (capture_settled_holds), outside the gateway.
     session.status = SessionStatus.completed
     collect_arrears(db, session.vendor_id, f"collect:settle:{session.id}")
@@ -75,6 +79,7 @@ def adjust_after_late_reading(db: Session, session: UsageSession, why: str = "la
         db.add(BillLine(session_id=session.id, kind="adjustment", period=why, version=entry_key,
                         energy_wh=None, unit_price=difference, amount=difference))
         log.info("session %s re-priced (%s): %+.2f yuan", session.id, why, difference)
+        metrics.money_adjusted.labels("up" if difference > 0 else "down").inc(float(abs(difference)))
     return difference
 
 

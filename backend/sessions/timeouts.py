@@ -110,3 +110,22 @@ def report_unacknowledged_stops(db: Session, now: datetime, timeout: int) -> lis
         session.review_note = f"stop command {session.stop_cmd_id} not acknowledged within {timeout} s"
         log.warning("session %s: stop not acknowledged by meter %s", session.id, session.meter_id)
     return late
+
+
+def stop_sessions_past_max_duration(db: Session, now: datetime, max_hours: float, timeout: int) -> list[UsageSession]:
+    """Stop sessions running longer than SESSION_MAX_HOURS through the normal stop path: no zombie sessions."""
+    cutoff = now - timedelta(hours=max_hours)
+    query = select(UsageSession.id).where(UsageSession.status == SessionStatus.active,
+                                          UsageSession.started_at < cutoff)
+    stopped = []
+    for session_id in list(db.exec(query)):
+        session = locked_session(db, session_id)
+        if session.status != SessionStatus.active:
+            continue  # stopped meanwhile
+        begin_stop(session, StopReason.max_duration, now)
+        order(db, db.get(Meter, session.meter_id), session, "open", session.stop_cmd_id,
+              stop_deadline(session, timeout))
+        stopped.append(session)
+        log.info("session %s ran past %g h: stopping it", session.id, max_hours,
+                 extra={"session_id": session.id})
+    return stopped

@@ -75,7 +75,7 @@ def stripe_webhook(request: Request, db: SessionDep, body: Annotated[bytes, Depe
     """Receive a Stripe event: verified on the raw body, stored once by id, handled once."""
     event = provider.parse_event(body, stripe_signature)
     outcome = webhooks.receive_event(db, event, provider)
-    request.app.state.counters.count("stripe_event", outcome.value)
+    request.app.state.http_metrics.webhooks.labels("stripe", outcome.value).inc()
     log.info("stripe event %s %s: %s", event.id, event.type, outcome.value)
     return WebhookAck(outcome=outcome)
 
@@ -88,7 +88,7 @@ def wechat_webhook(request: Request, db: SessionDep, settings: SettingsDep, paym
     provider = _provider(payments, "wechat")
     note = provider.parse_notification(request.headers, body)
     fresh = receive_notification(db, provider, note, settings)
-    request.app.state.counters.count("wechat_notification", "handled" if fresh else "duplicate")
+    request.app.state.http_metrics.webhooks.labels("wechat", "handled" if fresh else "duplicate").inc()
     return WeChatAck()
 
 
@@ -101,5 +101,5 @@ def alipay_webhook(request: Request, db: SessionDep, settings: SettingsDep, paym
     provider = _provider(payments, "alipay")
     note = provider.parse_notification(request.headers, body)
     fresh = receive_notification(db, provider, note, settings)
-    request.app.state.counters.count("alipay_notification", "handled" if fresh else "duplicate")
+    request.app.state.http_metrics.webhooks.labels("alipay", "handled" if fresh else "duplicate").inc()
     return PlainTextResponse("success")

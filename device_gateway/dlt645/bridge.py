@@ -92,6 +92,10 @@ class Bridge:
         self._refresher.start()
         return self
 
+    def connected(self) -> bool:
+        """Whether the bridge's own connection to the broker is up (for /readyz)."""
+        return self.client.is_connected()
+
     def wait_connected(self, timeout: float) -> bool:
         """The bridge's own connection and every bridged meter's are up and subscribed."""
         deadline = time.monotonic() + timeout

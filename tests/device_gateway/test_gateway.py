@@ -125,3 +125,33 @@ def test_start_command_goes_out_after_commit_and_the_ack_opens_the_session(engin
             found = db.get(UsageSession, session.id)
             return found.status == SessionStatus.active and found.start_register_wh == 4321
     wait_for(started, what="session active with start register")
+
+
+def test_the_gateways_metrics_count_messages_by_kind_and_time_their_storing_and_the_start(
+        engine, gateway, device, meter, topics):
+    from prometheus_client import REGISTRY
+
+    from backend.core.db import unit_of_work
+    from backend.points.service import outlets_of_point
+    samples = gateway.metrics.registry.get_sample_value
+    round_trips = REGISTRY.get_sample_value("scanpower_command_round_trip_seconds_count", {"command": "close"}) or 0
+    device.publish(topics.meter(meter.serial, "telemetry"), encode(telemetry(1)))
+    device.publish(topics.meter(meter.serial, "telemetry"), b"not json")
+    with Session(engine, expire_on_commit=False) as db:
+        vendor = factories.user(db, Role.vendor, Decimal("10.00"))
+        db.commit()
+    with unit_of_work(engine, gateway) as db:
+        session = sessions.start_session(db, vendor, outlets_of_point(db, meter.point_id)[0].qr_token,
+                                         Decimal("1.00"), 30)
+    command = json.loads(device.next()[1])
+    device.publish(topics.meter(meter.serial, "ack"), encode(Ack(
+        cmd_id=command["cmd_id"], action="close", ch=1, session_id=session.id, result="ok", energy_wh=1000,
+        boot_id="boot-1", seq=2, ts=datetime.now(UTC))))
+    wait_for(lambda: samples("scanpower_mqtt_messages_handled_total", {"kind": "ack"}) == 1, what="the ack")
+    assert samples("scanpower_mqtt_messages_received_total", {"kind": "telemetry"}) == 2
+    assert samples("scanpower_mqtt_messages_rejected_total", {"reason": "bad_message"}) == 1
+    assert samples("scanpower_ingest_lag_seconds_count", {"lane": "telemetry"}) == 2  # the bad one is counted too
+    assert samples("scanpower_ingest_lag_seconds_count", {"lane": "control"}) == 1
+    assert samples("scanpower_gateway_events_total", {"event": "commands_sent"}) == 1
+    assert REGISTRY.get_sample_value("scanpower_command_round_trip_seconds_count", {"command": "close"}) \
+        == round_trips + 1

@@ -110,19 +110,23 @@ class MosquittoProcess:
 class GatewayProcess:
     """`python -m scanpower.cli gateway` in its own process, as deployed."""
 
-    def __init__(self, folder: Path, database_url: str, mqtt_url: str, prefix: str, client_id: str):
+    command = "gateway"
+
+    def __init__(self, folder: Path, database_url: str, mqtt_url: str, prefix: str, client_id: str,
+                 **settings: str):
         self.folder = folder
-        self.log = folder / "gateway.log"
+        self.log = folder / f"{self.command}.log"
         self.env = {**os.environ, "DATABASE_URL": database_url, "MQTT_URL": mqtt_url,
                     "MQTT_TOPIC_PREFIX": prefix, "GATEWAY_CLIENT_ID": client_id, "GATEWAY_SHARE_GROUP": "",
                     "LOG_LEVEL": "INFO", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        self.env |= {name.upper(): value for name, value in settings.items()}
         self._process: subprocess.Popen | None = None
         self._connects_before = 0
 
     def start(self) -> None:
         self._connects_before = self._connects()
         with self.log.open("a") as log:
-            self._process = subprocess.Popen([sys.executable, "-m", "scanpower.cli", "gateway"], env=self.env,
+            self._process = subprocess.Popen([sys.executable, "-m", "scanpower.cli", self.command], env=self.env,
                                              cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL)
 
@@ -147,6 +151,19 @@ class GatewayProcess:
 
     def _connects(self) -> int:
         return self.log.read_text().count("gateway connected to") if self.log.exists() else 0
+
+
+class SchedulerProcess(GatewayProcess):
+    """`python -m scanpower.cli scheduler`: the scheduled jobs in a process of their own."""
+
+    command = "scheduler"
+
+    def wait_running(self, timeout: float = 20) -> None:
+        def running() -> bool:
+            if self._process.poll() is not None:
+                raise AssertionError(f"scheduler exited with {self._process.returncode}:\n{self.tail()}")
+            return "scheduler " in (self.log.read_text() if self.log.exists() else "")
+        wait_until(running, timeout, f"the scheduler to start\n{self.tail()}")
 
 
 @dataclass(frozen=True, order=True)

@@ -9,7 +9,7 @@ def test_every_api_operation_declares_its_refusals_with_the_error_body(api_clien
             answers = operation["responses"]
             assert "400" in answers, f"{method.upper()} {path}"
             for status, answer in answers.items():
-                if status.startswith(("4", "5")) and path != "/healthz":
+                if status.startswith(("4", "5")) and path != "/readyz":
                     schema = answer["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorBody"}, f"{method.upper()} {path} {status}"
     assert "HTTPValidationError" not in document["components"]["schemas"]
