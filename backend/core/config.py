@@ -71,11 +71,15 @@ class Settings(BaseSettings):
                                                      "come")
     # The DL/T 645 bridge (docs/dlt645.md): how fast it polls a bus, how long it waits for a meter, how often it
     # asks again, how fast it polls when no session runs, and when a DTU that says nothing counts as offline.
-    dlt645_poll_seconds: Decimal = Field(default=Decimal("2"), gt=0, le=60)
-    dlt645_timeout_seconds: Decimal = Field(default=Decimal("2.5"), gt=0, le=30)
-    dlt645_retries: int = Field(default=2, ge=0, le=10)
-    dlt645_idle_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
-    dlt645_silent_after_seconds: float = Field(default=90.0, gt=0)
+    dlt645_poll_seconds: Decimal = Field(default=Decimal("2"), gt=0, le=60,
+                                         description="How often the bridge reads a meter with a session running")
+    dlt645_timeout_seconds: Decimal = Field(default=Decimal("2.5"), gt=0, le=30,
+                                            description="How long the bridge waits for a meter's reply on the bus")
+    dlt645_retries: int = Field(default=2, ge=0, le=10, description="Retries of a request a meter did not answer")
+    dlt645_idle_poll_seconds: float = Field(default=30.0, gt=0, le=3600,
+                                            description="How often it reads a meter with no session running")
+    dlt645_silent_after_seconds: float = Field(default=90.0, gt=0,
+                                               description="A DTU silent this long is offline: alarm, no new starts")
     public_base_url: str = Field(default="http://127.0.0.1:8000",
                                  description="Where the QR codes point (`{PUBLIC_BASE_URL}/s/{token}`) and the site's"
                                              " origin for CSRF checks")

@@ -87,8 +87,8 @@ def test_the_applicant_may_stop_a_session_on_their_point_and_the_receipt_says_so
 
 
 def test_expiry_is_checked_every_minute(settings, engine):
-    job = build_scheduler(settings, engine, RecordingSink()).get_job("expire_points")
-    assert job.trigger.interval == timedelta(minutes=1)
+    job = build_scheduler(settings, engine, RecordingSink()).jobs["expire_points"]
+    assert job.schedule.trigger.interval == timedelta(minutes=1)
 
 
 def test_another_applicant_or_vendor_cannot_stop_it(db, scene):
