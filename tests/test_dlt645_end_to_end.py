@@ -65,7 +65,7 @@ class TeaYard:
                           if p["purpose"] == TEA)
         self.outlets = http.get(f"/api/v1/points/{self.point['id']}/outlets", headers=self.operator).json()
         [self.dtu] = platform.dtus
-        wait_for(self.online, timeout=15, what="the bridged meter to come online")
+        wait_for(self.online, timeout=30, what="the bridged meter to come online")
 
     def online(self) -> bool:
         return self.http.get(f"/api/v1/points/{self.point['id']}/meter", headers=self.operator).json()["online"]
@@ -80,7 +80,7 @@ class TeaYard:
         return self.http.post("/api/v1/sessions", json={"outlet_token": self.token(channel)},
                               headers=headers or self.vendor)
 
-    def session(self, session_id: int, predicate, what: str, timeout: float = 20, headers=None) -> dict:
+    def session(self, session_id: int, predicate, what: str, timeout: float = 60, headers=None) -> dict:
         return session_until(self.http, headers or self.vendor, session_id, predicate, what, timeout)
 
 

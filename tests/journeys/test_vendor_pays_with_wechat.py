@@ -53,7 +53,7 @@ def test_a_vendor_pays_a_session_with_wechat_pay_and_the_receipt_names_it(wechat
         journey.shot("wechat-cashier")
         page.get_by_role("button", name="确认支付").click()  # WeChat notifies us, then sends the phone back
 
-        page.wait_for_url("**/sessions/*", timeout=20_000)
+        page.wait_for_url("**/sessions/*", timeout=45_000)
         expect(page.get_by_text("已通过微信支付预付 ¥20.00", exact=False)).to_be_visible()
         expect(page.locator("[data-field=status_text]")).to_have_text("供电中", timeout=15_000)
         expect(page.locator("[data-field=energy]")).not_to_have_text("0.000 kWh", timeout=15_000)
@@ -61,7 +61,7 @@ def test_a_vendor_pays_a_session_with_wechat_pay_and_the_receipt_names_it(wechat
         journey.check_accessibility()
 
         page.get_by_role("button", name="停止用电", exact=True).click()
-        page.wait_for_url("**/receipt", timeout=20_000)
+        page.wait_for_url("**/receipt", timeout=45_000)
         expect(page.get_by_text("已通过微信支付预付 ¥20.00", exact=False)).to_be_visible()
         # The scheduler sends the unused part back to WeChat Pay within seconds of the settlement.
         for _ in range(20):
