@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException
 
 from backend import health
 from backend.alarms import endpoints as alarms
+from backend.broker_accounts import endpoints as broker_auth_endpoints
+from backend.broker_accounts.broker_auth import BrokerAuth
 from backend.broker_accounts.configured import device_policy, live_accounts
 from backend.broker_accounts.provisioner import Provisioner
 from backend.dtu import endpoints as dtu
@@ -98,7 +100,12 @@ SWAGGER_UI = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
 def _add_broker_accounts(app: FastAPI, settings: Settings, engine: Engine) -> None:
-    """With live accounts, an approval, re-issue or closing reaches the broker right after its commit."""
+    """With live accounts, an approval, re-issue or closing reaches the broker right after its commit; with `http`,
+    the broker asks."""
+    if settings.broker_accounts == "http":
+        app.state.broker_auth = BrokerAuth(engine, settings)
+        app.router.on_shutdown.append(app.state.broker_auth.forget_on_commit)
+        app.include_router(broker_auth_endpoints.router, prefix=API_PREFIX)
     broker = live_accounts(settings)
     if broker is None:
         return

@@ -45,6 +45,8 @@ def test_an_approved_points_meter_connects_within_seconds_without_a_restart(engi
         point_id = submitted_point(engine)
         started = time.monotonic()
         meter = approve(engine, point_id)
+        wait_for(lambda: _applied(engine, meter.serial), timeout=5, interval=0.005, what="the account applied")
+        applied = time.monotonic() - started
         wait_for(lambda: connects(dynsec.port, meter.serial, meter.mqtt_password, timeout=2), timeout=5,
                  what="the approved meter's first accepted login")
         took = time.monotonic() - started
@@ -55,7 +57,8 @@ def test_an_approved_points_meter_connects_within_seconds_without_a_restart(engi
     assert not connects(dynsec.port, meter.serial, "not-its-password")
     with Session(engine) as db:
         assert pending_count(db) == 0
-    figures(f"approval committed → meter's login accepted in {took * 1000:.0f} ms")
+    figures(f"approval committed → account on the broker in {applied * 1000:.0f} ms (the provisioner's first "
+            f"connection included), the meter's login accepted {took * 1000:.0f} ms after the commit")
     assert took < 5
 
 
@@ -151,6 +154,12 @@ def test_a_rolled_back_approval_never_reaches_the_broker(engine, live_settings, 
         assert db.exec(select(BrokerAccount)).all() == []
 
 
+def _applied(engine, serial: str) -> bool:
+    with Session(engine) as db:
+        row = db.get(BrokerAccount, serial)
+        return row is not None and row.applied_version == row.version
+
+
 def _drain(q) -> list:
     items = []
     while not q.empty():
@@ -158,3 +167,27 @@ def _drain(q) -> list:
     return items
 
 
+
+
+def test_approving_and_closing_through_the_api_provisions_and_removes_the_account(engine, live_settings, dynsec,
+                                                                                 bearer):
+    import httpx
+
+    from backend.app import create_app
+    from billing.payments.providers import DemoProvider
+    from tests.live_server import serve
+
+    with unit_of_work(engine, RecordingSink()) as db:
+        operator = factories.user(db, Role.operator)
+        tariff_id = ensure_default_tariffs(db)[1].id
+    point_id = submitted_point(engine)
+    app = create_app(live_settings, engine, RecordingSink(), lambda: True, DemoProvider())
+    with serve(app) as url, httpx.Client(base_url=f"{url}/api/v1", headers=bearer(operator)) as api:
+        assert api.post(f"/points/{point_id}/approve", json={"tariff_id": tariff_id}).status_code == 200
+        with Session(engine) as db:
+            meter = points.meter_of_point(db, point_id)
+        wait_for(lambda: connects(dynsec.port, meter.serial, meter.mqtt_password, 2), timeout=5,
+                 what="the meter approved over HTTP logging in")
+        assert api.post(f"/points/{point_id}/close").status_code == 200
+        wait_for(lambda: not connects(dynsec.port, meter.serial, meter.mqtt_password, 2), timeout=5,
+                 what="the meter of the point closed over HTTP refused")
