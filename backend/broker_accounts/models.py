@@ -22,7 +22,7 @@ class BrokerAccount(SQLModel, table=True):
                             postgresql_where=text("version > applied_version"),
                             sqlite_where=text("version > applied_version")),)
     username: str = Field(primary_key=True, max_length=64)
-    kind: AccountKind = Field(max_length=8)
+    kind: str = Field(max_length=8)  # an AccountKind
     version: int = 1
     applied_version: int = 0
     applied_present: bool = False  # the broker has the account, as far as the platform knows

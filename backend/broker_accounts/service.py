@@ -96,7 +96,8 @@ class Batch:
 
 def reconcile(db: Session, broker: BrokerAccounts, policy: AccessPolicy, limit: int = BATCH) -> Batch:
     """Apply one batch of pending rows to the broker and record what it holds."""
-    plans = [Plan(row, row.version, desired(db, row.kind, row.username, policy)) for row in pending(db, limit)]
+    plans = [Plan(row, row.version, desired(db, AccountKind(row.kind), row.username, policy))
+             for row in pending(db, limit)]
     changes = [Change(p.row.username, p.want.account) for p in plans if p.needs_broker]
     try:
         errors = broker.apply(changes) if changes else {}

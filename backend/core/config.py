@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     broker_accounts: BrokerAccountsMode = Field(default="files",
                                                 description="`files` (broker-config's files, nothing live), "
                                                             "`dynsec` (Mosquitto's dynamic-security plugin, changed "
-                                                            "live) or `http` (the broker asks `/mqtt/auth/…`)")
+                                                            "live) or `http` (the broker asks `/api/v1/broker-auth/…`)")
     mqtt_admin_username: str = Field(default="admin",
                                      description="The dynamic-security admin account the platform manages accounts "
                                                  "with (`BROKER_ACCOUNTS=dynsec`)")
@@ -72,10 +72,10 @@ class Settings(BaseSettings):
                                                                "before it counts the broker unavailable and retries")
     broker_auth_secret: str = Field(default="",
                                     description="`BROKER_ACCOUNTS=http`: the shared secret the broker sends as "
-                                                "`Authorization: Bearer …` to `/mqtt/auth/…`")
+                                                "`Authorization: Bearer …` to `/api/v1/broker-auth/…`")
     broker_auth_cache_seconds: float = Field(default=2.0, ge=0, le=60,
-                                             description="How long `/mqtt/auth/…` reuses what it read of an account;"
-                                                         " a closed point is refused within this long")
+                                             description="How long `/api/v1/broker-auth/…` reuses what it read of an "
+                                                         "account; a closed point is refused within this long")
     # What one meter may send before the gateway drops the excess; unset: protocol v1's figures (docs/protocol.md).
     gateway_meter_rate_per_s: float | None = Field(default=None, gt=0,
                                                    description="Messages per second one meter may send before the "
