@@ -56,3 +56,19 @@ def test_commands_are_split_into_messages_under_the_brokers_packet_limit():
     assert sum(len(c) for c in chunks) == len(commands) and len(chunks) > 1
     assert all(len(json.dumps({"commands": c})) < MAX_MESSAGE_BYTES + 100 for c in chunks)
     assert [c for chunk in chunks for c in chunk] == commands
+
+
+def test_with_files_nothing_is_live_and_no_broker_route_answers(settings, engine):
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+    from backend.broker_accounts.configured import live_accounts
+    from backend.meters.orders import RecordingSink
+    from scanpower.scheduler import build_jobs
+
+    assert settings.broker_accounts == "files" and live_accounts(settings) is None
+    assert "reconcile_broker_accounts" not in {job.name for job in build_jobs(settings)}
+    app = create_app(settings, engine, RecordingSink(), lambda: True)
+    assert not hasattr(app.state, "provisioner")
+    with TestClient(app) as client:
+        assert client.post("/api/v1/broker-auth/authenticate", json={"username": "SP1"}).status_code == 404

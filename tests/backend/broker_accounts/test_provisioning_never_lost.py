@@ -8,6 +8,7 @@ from decimal import Decimal
 from prometheus_client import REGISTRY
 from sqlmodel import Session
 
+from backend.health import FleetGauges
 from backend.broker_accounts.configured import device_policy, live_accounts
 from backend.broker_accounts.models import BrokerAccount
 from backend.broker_accounts.provisioner import Provisioner
@@ -43,6 +44,7 @@ def test_an_approval_while_the_broker_is_down_is_provisioned_by_the_job_once_it_
         row = db.get(BrokerAccount, meter.serial)
         assert row.applied_version < row.version and "broker unavailable" in row.last_error
     assert _counted("unreachable") > unreachable_before
+    assert _gauges(engine) == {"pending": 1, "failing": 1}
     dynsec.start()  # the same dynamic-security.json: nothing was added while it was away
     assert not connects(dynsec.port, meter.serial, meter.mqtt_password)
     scheduler = build_scheduler(live_settings, engine, RecordingSink())
@@ -52,6 +54,7 @@ def test_an_approval_while_the_broker_is_down_is_provisioned_by_the_job_once_it_
     assert connects(dynsec.port, meter.serial, meter.mqtt_password)
     with Session(engine) as db:
         assert pending_count(db) == 0 and db.get(BrokerAccount, meter.serial).attempts == 0
+    assert _gauges(engine) == {"pending": 0, "failing": 0}
 
 
 def test_many_approvals_at_once_with_provisioners_and_the_job_racing_all_reach_the_broker(engine, live_settings,
@@ -138,6 +141,11 @@ def test_a_commissioned_dtu_gets_its_account_and_the_dtu_it_replaces_loses_its(e
     broker.close()
     assert connects(dynsec.port, "DTU-B", second)
     assert not connects(dynsec.port, "DTU-A", first)
+
+
+def _gauges(engine) -> dict[str, float]:
+    family = next(f for f in FleetGauges(engine).collect() if f.name == "scanpower_broker_accounts")
+    return {sample.labels["state"]: sample.value for sample in family.samples}
 
 
 def _attempts(engine, username: str) -> int:
