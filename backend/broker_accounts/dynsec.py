@@ -106,10 +106,15 @@ class DynsecAccounts:
     def _send(self, bodies: list[dict]) -> list[str | None]:
         """Each command's error (None when it succeeded), in order."""
         ids = [f"{self.client_id}:{secrets.token_hex(6)}" for _ in bodies]
-        for chunk in _chunks([dict(body, correlationData=i) for body, i in zip(bodies, ids)]):
-            self._request(chunk)
-        with self._answered:
-            return [self._answers.pop(i) for i in ids]
+        try:
+            for chunk in _chunks([dict(body, correlationData=i) for body, i in zip(bodies, ids)]):
+                self._request(chunk)
+            with self._answered:
+                return [self._answers[i] for i in ids]
+        finally:
+            with self._answered:
+                for i in ids:
+                    self._answers.pop(i, None)
 
     def _request(self, commands: list[dict]) -> None:
         ids = [c["correlationData"] for c in commands]
@@ -119,8 +124,6 @@ class DynsecAccounts:
             while not all(i in self._answers for i in ids):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    for i in ids:
-                        self._answers.pop(i, None)
                     raise BrokerUnavailable(f"no answer from the dynamic-security plugin within {self.timeout_s} s "
                                             f"(published: {info.is_published()})")
                 self._answered.wait(left)
