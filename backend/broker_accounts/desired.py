@@ -2,6 +2,7 @@
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -9,9 +10,22 @@ from backend.broker_accounts.models import AccountKind
 from backend.dtu.models import DtuLink
 from backend.points.models import Meter, MeteringPoint, PointStatus
 from backend.sessions.models import OPEN_STATUSES, UsageSession
-from device_gateway.broker_config import AccessPolicy, Rule
 
 LIVE = (PointStatus.approved, PointStatus.active)
+
+
+class Rule(Protocol):
+    """One ACL rule, as device_gateway.broker_config's AccessPolicy states them."""
+
+    access: Literal["read", "write"]
+    topic: str
+
+
+class Rules(Protocol):
+    """Who may do what: AccessPolicy, passed in by whoever composes the process (services never import the
+    gateway)."""
+
+    def rules_for(self, username: str | None) -> tuple[Rule, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,7 @@ def keeps_account(status: PointStatus, sessions_open: bool) -> Keep:
     return Keep.for_now if sessions_open else Keep.no
 
 
-def desired(db: Session, kind: AccountKind, username: str, policy: AccessPolicy) -> Desired:
+def desired(db: Session, kind: AccountKind, username: str, policy: Rules) -> Desired:
     found = _meter_and_password(db, kind, username)
     if found is None:
         return Desired(None)

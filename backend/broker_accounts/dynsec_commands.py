@@ -6,9 +6,8 @@ rules broker-config's ACL file gives that username: `read` → subscribePattern 
 """
 from dataclasses import dataclass
 
-from backend.broker_accounts.desired import Account
+from backend.broker_accounts.desired import Account, Rule
 from backend.broker_accounts.interface import Change
-from device_gateway.broker_config import Rule
 
 ACL_TYPES = {"read": ("subscribePattern", "publishClientReceive"), "write": ("publishClientSend",)}
 ALREADY_EXISTS = ("already exists",)

@@ -7,15 +7,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from backend.broker_accounts import wake
+from backend.broker_accounts.desired import Rules
 from backend.broker_accounts.interface import BrokerAccounts
 from backend.broker_accounts.service import reconcile_all
-from device_gateway.broker_config import AccessPolicy
 
 log = logging.getLogger(__name__)
 
 
 class Provisioner:
-    def __init__(self, engine: Engine, broker: BrokerAccounts, policy: AccessPolicy):
+    def __init__(self, engine: Engine, broker: BrokerAccounts, policy: Rules):
         self.engine, self.broker, self.policy = engine, broker, policy
         self._due = threading.Event()
         self._stopping = threading.Event()

@@ -16,14 +16,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from backend.broker_accounts import wake
-from backend.broker_accounts.desired import Desired, desired
+from backend.broker_accounts.desired import Desired, Rules, desired
 from backend.broker_accounts.interface import BrokerAccounts, BrokerUnavailable, Change
 from backend.broker_accounts.models import AccountKind, BrokerAccount
 from backend.core import metrics
 from backend.core.clock import utcnow
 from backend.dtu.models import DtuLink
 from backend.points.models import Meter
-from device_gateway.broker_config import AccessPolicy
 
 log = logging.getLogger(__name__)
 BATCH = 100  # rows locked and applied per transaction
@@ -94,7 +93,7 @@ class Batch:
     settled: int  # rows whose change the broker now holds for good
 
 
-def reconcile(db: Session, broker: BrokerAccounts, policy: AccessPolicy, limit: int = BATCH) -> Batch:
+def reconcile(db: Session, broker: BrokerAccounts, policy: Rules, limit: int = BATCH) -> Batch:
     """Apply one batch of pending rows to the broker and record what it holds."""
     plans = [Plan(row, row.version, desired(db, AccountKind(row.kind), row.username, policy))
              for row in pending(db, limit)]
@@ -140,7 +139,7 @@ def _failed(row: BrokerAccount, error: str) -> None:
 
 
 def reconcile_all(db_factory: Callable[[], AbstractContextManager[Session]], broker: BrokerAccounts,
-                  policy: AccessPolicy) -> int:
+                  policy: Rules) -> int:
     """Batch after batch, each in a transaction of its own, while full batches make progress; rows settled."""
     total = 0
     while True:
@@ -151,7 +150,7 @@ def reconcile_all(db_factory: Callable[[], AbstractContextManager[Session]], bro
             return total
 
 
-def reconcile_backlog(db: Session, broker: BrokerAccounts, policy: AccessPolicy, rounds: int = 20) -> int:
+def reconcile_backlog(db: Session, broker: BrokerAccounts, policy: Rules, rounds: int = 20) -> int:
     """The scheduled job: batches in one transaction while full ones make progress; rows settled."""
     total = 0
     for _ in range(rounds):
