@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 MAX_MESSAGE_BYTES = 12_000  # under the broker's max_packet_size (20 KiB, docs/reliability.md)
+# The plugin rewrites its whole JSON file after every change and answers a message's commands together, so a
+# message with few commands is answered within the timeout even when the file has grown large.
+MAX_COMMANDS_PER_MESSAGE = 4
 
 
 class DynsecAccounts:
@@ -130,12 +133,12 @@ class DynsecAccounts:
 
 
 def _chunks(commands: list[dict]) -> list[list[dict]]:
-    """Commands in messages that fit the broker's packet limit (one command per message at worst)."""
+    """Commands in messages that fit the broker's packet limit, a few at a time (one per message at worst)."""
     chunks: list[list[dict]] = [[]]
     size = 0
     for command in commands:
         length = len(json.dumps(command)) + 2
-        if chunks[-1] and size + length > MAX_MESSAGE_BYTES:
+        if chunks[-1] and (size + length > MAX_MESSAGE_BYTES or len(chunks[-1]) >= MAX_COMMANDS_PER_MESSAGE):
             chunks.append([])
             size = 0
         chunks[-1].append(command)

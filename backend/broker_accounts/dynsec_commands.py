@@ -49,11 +49,11 @@ def _modify_role(account: Account) -> dict:
 
 
 def _modify_client(account: Account) -> tuple[dict, ...]:
-    # A new password disconnects whoever is logged in with the old one.
+    # A new password disconnects whoever is logged in with the old one. The platform never disables a client
+    # (it deletes it), so one an operator disabled by hand stays so.
     return ({"command": "setClientPassword", "username": account.username, "password": account.password},
             {"command": "modifyClient", "username": account.username,
-             "roles": [{"rolename": role_name(account.username)}]},
-            {"command": "enableClient", "username": account.username})
+             "roles": [{"rolename": role_name(account.username)}]})
 
 
 def is_one_of(error: str | None, kinds: tuple[str, ...]) -> bool:

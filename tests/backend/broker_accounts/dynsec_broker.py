@@ -38,7 +38,7 @@ class DynsecBroker:
         conf = self.folder / "mosquitto.conf"
         lines = ["per_listener_settings false", f"listener {self.port} 127.0.0.1", "allow_anonymous false",
                  f"plugin {PLUGIN}", f"plugin_opt_config_file {self.folder / 'dynamic-security.json'}",
-                 "max_packet_size 20480", "log_dest stdout", "log_type all"]
+                 "max_packet_size 20480", "set_tcp_nodelay true", "log_dest stdout", "log_type all"]
         if os.geteuid() == 0:  # Mosquitto as root would switch to a user who cannot read pytest's tmp dir
             lines.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
         conf.write_text("\n".join(lines) + "\n")

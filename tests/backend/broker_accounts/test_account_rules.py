@@ -2,7 +2,7 @@
 import json
 
 from backend.broker_accounts.desired import Account, Keep, keeps_account
-from backend.broker_accounts.dynsec import MAX_MESSAGE_BYTES, _chunks
+from backend.broker_accounts.dynsec import MAX_COMMANDS_PER_MESSAGE, MAX_MESSAGE_BYTES, _chunks
 from backend.broker_accounts.dynsec_commands import first_round, role_name
 from backend.broker_accounts.interface import Change
 from backend.points.models import PointStatus
@@ -31,7 +31,7 @@ def test_an_accounts_role_allows_exactly_the_acl_files_rules_for_its_username():
     expected = {r.topic for r in POLICY.rules_for("SP00000007")}
     assert {topic for _, topic in acls} == expected
     assert create_client.body["roles"] == [{"rolename": role_name("SP00000007")}]
-    assert [b["command"] for b in create_client.then] == ["setClientPassword", "modifyClient", "enableClient"]
+    assert [b["command"] for b in create_client.then] == ["setClientPassword", "modifyClient"]
 
 
 def test_removing_deletes_the_client_and_its_role_and_tolerates_their_absence():
@@ -55,6 +55,7 @@ def test_commands_are_split_into_messages_under_the_brokers_packet_limit():
     chunks = _chunks(commands)
     assert sum(len(c) for c in chunks) == len(commands) and len(chunks) > 1
     assert all(len(json.dumps({"commands": c})) < MAX_MESSAGE_BYTES + 100 for c in chunks)
+    assert all(len(c) <= MAX_COMMANDS_PER_MESSAGE for c in chunks)
     assert [c for chunk in chunks for c in chunk] == commands
 
 
