@@ -145,3 +145,11 @@ def test_answers_are_fast(broker_api, two_meters, figures):
     each = (time.perf_counter() - started) / 200
     figures(f"200 logins asked over HTTP (one connection, cache warm): {each * 1000:.1f} ms each")
     assert each < 0.1
+
+
+def test_the_routes_are_described_in_the_openapi_schema(broker_api):
+    base = broker_api.base_url
+    schema = httpx.get(f"{base.scheme}://{base.host}:{base.port}/openapi.json").json()
+    login = schema["paths"]["/api/v1/broker-auth/authenticate"]["post"]
+    assert {"200", "401", "403", "422"} <= set(login["responses"])
+    assert "/api/v1/broker-auth/vernemq/auth_on_subscribe" in schema["paths"]
