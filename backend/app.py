@@ -17,6 +17,10 @@ from starlette.exceptions import HTTPException
 
 from backend import health
 from backend.alarms import endpoints as alarms
+from backend.broker_accounts import endpoints as broker_auth_endpoints
+from backend.broker_accounts.broker_auth import BrokerAuth
+from backend.broker_accounts.configured import device_policy, live_accounts
+from backend.broker_accounts.provisioner import Provisioner
 from backend.dtu import endpoints as dtu
 from backend.core.api_errors import ApiRoute, error_json, http_error_json
 from backend.core import request_ids
@@ -71,6 +75,7 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
     app.state.http_metrics.install(app)
     # Other parts in the same process (`scanpower run`'s gateway) show their figures here too.
     app.state.registries = [app.state.registry, *registries]
+    _add_broker_accounts(app, settings, engine)
     for module in (users, points, dtu, sessions, tariffs, wallet, payments, webhooks, reconciliation, alarms, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
@@ -92,6 +97,21 @@ def create_app(settings: Settings, engine: Engine, order_sink: OrderSink,
 
 # Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI serves) as shipped inside the fastapi-offline package.
 SWAGGER_UI = Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+def _add_broker_accounts(app: FastAPI, settings: Settings, engine: Engine) -> None:
+    """With live accounts, an approval, re-issue or closing reaches the broker right after its commit; with `http`,
+    the broker asks."""
+    if settings.broker_accounts == "http":
+        app.state.broker_auth = BrokerAuth(engine, settings)
+        app.router.on_shutdown.append(app.state.broker_auth.forget_on_commit)
+        app.include_router(broker_auth_endpoints.router, prefix=API_PREFIX)
+    broker = live_accounts(settings)
+    if broker is None:
+        return
+    app.state.provisioner = Provisioner(engine, broker, device_policy(settings))
+    app.router.on_startup.append(app.state.provisioner.start)
+    app.router.on_shutdown.append(app.state.provisioner.stop)
 
 
 def _add_docs(app: FastAPI) -> None:

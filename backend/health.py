@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from backend.broker_accounts.models import BrokerAccount
 from sqlmodel import Session, select
 
 from backend.core.api_errors import ApiRoute
@@ -71,6 +72,8 @@ class FleetGauges(Collector):
                     UsageSession.status.in_(OPEN_STATUSES)).group_by(UsageSession.status)).all())
                 meters = dict(db.exec(select(Meter.online, func.count()).group_by(Meter.online)).all())
                 points = dict(db.exec(select(MeteringPoint.status, func.count()).group_by(MeteringPoint.status)).all())
+                waiting = db.exec(select(func.count(), func.count().filter(BrokerAccount.attempts > 0))
+                                  .where(BrokerAccount.version > BrokerAccount.applied_version)).one()
         except SQLAlchemyError:
             return  # /readyz says the database is away; the metrics just lack these gauges
         yield _gauge("scanpower_sessions_open", "Open sessions, by status", "status",
@@ -79,6 +82,9 @@ class FleetGauges(Collector):
                      {"online": meters.get(True, 0), "offline": meters.get(False, 0)})
         yield _gauge("scanpower_points", "Metering points, by status", "status",
                      {str(status): count for status, count in points.items()})
+        yield _gauge("scanpower_broker_accounts", "Meters' and DTUs' account changes not yet on the broker "
+                     "(failing: tried and failed at least once)", "state",
+                     {"pending": waiting[0], "failing": waiting[1]})
 
 
 def _gauge(name: str, documentation: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:

@@ -1,6 +1,7 @@
 """Import every table so SQLModel.metadata is complete (for Alembic and tests)."""
 from backend.alarms.models import Alarm, AlarmWatch
 from backend.audit.models import AuditEntry
+from backend.broker_accounts.models import BrokerAccount
 from backend.dtu.models import Dlt645Channel, Dlt645Memory, DtuLink
 from backend.jobs.models import JobLease, SchedulerInstance
 from backend.meters.models import QuarantineEntry, Reading
@@ -16,9 +17,8 @@ from billing.ledger.models import JournalEntry, LedgerAccount, Posting
 from billing.payments.models import (Hold, Payment, PaymentDifference, PaymentNotification, Refund, StatementCheck,
                                      StripeEvent)
 
-__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "DailyReconciliation", "Dlt645Channel",
-           "Dlt645Memory", "DtuLink", "Hold", "IdempotentRequest", "JobLease", "JournalEntry", "LedgerAccount",
-           "Meter", "MeteringPoint", "MonthlyStatement", "Outlet", "Payment", "PaymentDifference",
+__all__ = ["Alarm", "AlarmWatch", "AttemptCounter", "AuditEntry", "BillLine", "BrokerAccount", "DailyReconciliation",
+           "Dlt645Channel", "Dlt645Memory", "DtuLink", "Hold", "IdempotentRequest", "JobLease", "JournalEntry",
+           "LedgerAccount", "Meter", "MeteringPoint", "MonthlyStatement", "Outlet", "Payment", "PaymentDifference",
            "PaymentNotification", "PointNotice", "Posting", "QuarantineEntry", "Reading", "Refund", "RevokedToken",
-           "SchedulerInstance", "StatementCheck", "StripeEvent", "Tariff", "UsageSession", "User",
-           "WaterCoefficient"]
+           "SchedulerInstance", "StatementCheck", "StripeEvent", "Tariff", "UsageSession", "User", "WaterCoefficient"]

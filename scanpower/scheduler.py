@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from backend.broker_accounts.configured import device_policy, live_accounts
+from backend.broker_accounts.service import reconcile_backlog
 from backend.core.clock import LOCAL_TZ, utcnow
 from backend.core.config import Settings
 from backend.jobs.runner import Job, JobRunner
@@ -62,6 +64,7 @@ def build_jobs(settings: Settings) -> list[Job]:
         # On the 2nd: a meter offline over the month's end has a day to upload before the month is billed.
         Job("close_previous_month", monthly(day=2, hour=6), close_previous_month),
         *_payment_jobs(providers_from(settings), settings, timeout),
+        *_broker_account_jobs(settings),
     ]
 
 
@@ -82,6 +85,16 @@ def _payment_jobs(providers: Providers, settings: Settings, timeout: int) -> lis
                         lambda db, now: [reconcile_payment_day(db, p, _today(now) - timedelta(days=1))
                                          for p in providers if p.capabilities.statement]))
     return jobs
+
+
+def _broker_account_jobs(settings: Settings) -> list[Job]:
+    """With live accounts: every change the immediate attempt missed (a broker away, a process gone) is applied."""
+    broker = live_accounts(settings)
+    if broker is None:
+        return []
+    policy = device_policy(settings)
+    return [Job("reconcile_broker_accounts", every(seconds=10),
+                lambda db, now: reconcile_backlog(db, broker, policy))]
 
 
 def build_scheduler(settings: Settings, engine: Engine, sink: OrderSink,

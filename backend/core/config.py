@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,9 @@ VAR_DIR = Path("var")
 class Environment(StrEnum):
     development = "development"  # the demo defaults are fine: `make run`, tests
     production = "production"  # secrets must be real, or nothing starts
+
+
+BrokerAccountsMode = Literal["files", "dynsec", "http"]
 
 
 class Settings(BaseSettings):
@@ -52,6 +56,26 @@ class Settings(BaseSettings):
     mqtt_dlt645_username: str = Field(default="scanpower-dlt645",
                                       description="The DL/T 645 bridge's account in those files (docs/dlt645.md)")
     mqtt_dlt645_password: str = Field(default="", description="Its password")
+    # Meters' and DTUs' broker accounts (docs/security.md#live-accounts): `files` writes nothing live
+    # (`scanpower broker-config` and a reload), `dynsec` provisions them on Mosquitto's dynamic-security plugin
+    # as they change, `http` lets the broker ask the API (EMQX, VerneMQ, mosquitto-go-auth).
+    broker_accounts: BrokerAccountsMode = Field(default="files",
+                                                description="`files` (broker-config's files, nothing live), "
+                                                            "`dynsec` (Mosquitto's dynamic-security plugin, changed "
+                                                            "live) or `http` (the broker asks `/api/v1/broker-auth/…`)")
+    mqtt_admin_username: str = Field(default="admin",
+                                     description="The dynamic-security admin account the platform manages accounts "
+                                                 "with (`BROKER_ACCOUNTS=dynsec`)")
+    mqtt_admin_password: str = Field(default="", description="Its password")
+    broker_accounts_timeout_seconds: float = Field(default=5.0, gt=0, le=60,
+                                                   description="How long the platform waits for the plugin's answer "
+                                                               "before it counts the broker unavailable and retries")
+    broker_auth_secret: str = Field(default="",
+                                    description="`BROKER_ACCOUNTS=http`: the shared secret the broker sends as "
+                                                "`Authorization: Bearer …` to `/api/v1/broker-auth/…`")
+    broker_auth_cache_seconds: float = Field(default=2.0, ge=0, le=60,
+                                             description="How long `/api/v1/broker-auth/…` reuses what it read of an "
+                                                         "account; a closed point is refused within this long")
     # What one meter may send before the gateway drops the excess; unset: protocol v1's figures (docs/protocol.md).
     gateway_meter_rate_per_s: float | None = Field(default=None, gt=0,
                                                    description="Messages per second one meter may send before the "

@@ -24,6 +24,8 @@ command_round_trip = Histogram("scanpower_command_round_trip_seconds", "From a r
 job_runs = Counter("scanpower_job_runs", "Scheduled job runs in this process, by job and outcome",
                    ["job", "outcome"])
 job_touched = Counter("scanpower_job_touched", "Rows a scheduled job acted on (expired, stopped, billed…)", ["job"])
+broker_account_changes = Counter("scanpower_broker_account_changes", "Meter and DTU accounts changed on the "
+                                 "broker, by outcome (applied, failed, unreachable)", ["outcome"])
 job_seconds = Histogram("scanpower_job_seconds", "How long a scheduled job run took", ["job"], buckets=SECONDS)
 
 

@@ -27,6 +27,7 @@ def placeholder_problems(settings) -> list[str]:
                  if getattr(settings, name) and is_placeholder(getattr(settings, name))]
     problems += [f"the password in {name.upper()} is a placeholder" for name in ("database_url", "mqtt_url")
                  if _password_is_placeholder(getattr(settings, name))]
+    problems += _broker_accounts_problems(settings)
     if not settings.mqtt_url:
         problems.append("MQTT_URL is empty (the embedded broker is for the demo)")
     elif urlsplit(settings.mqtt_url).password is None:
@@ -39,3 +40,13 @@ def placeholder_problems(settings) -> list[str]:
 def _password_is_placeholder(url: str) -> bool:
     password = urlsplit(url).password
     return password is not None and is_placeholder(password)
+
+
+def _broker_accounts_problems(settings) -> list[str]:
+    """Live accounts need their secret: the dynamic-security admin's password, or the HTTP auth endpoint's."""
+    needed = {"dynsec": "mqtt_admin_password", "http": "broker_auth_secret"}.get(settings.broker_accounts)
+    if needed and is_placeholder(getattr(settings, needed)):
+        return [f"{needed.upper()} is empty or a placeholder (BROKER_ACCOUNTS={settings.broker_accounts})"]
+    if needed == "broker_auth_secret" and len(settings.broker_auth_secret) < MIN_SECRET_KEY:
+        return [f"BROKER_AUTH_SECRET is shorter than {MIN_SECRET_KEY} characters"]
+    return []

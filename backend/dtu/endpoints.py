@@ -15,7 +15,9 @@ router = APIRouter(tags=["meters"], route_class=ApiRoute)
                                service.NoSuchOutlet))
 def commission_dtu(point_id: Id, body: DtuCommission, db: SessionDep, operator: Operator,
                    settings: SettingsDep) -> DtuLinkPublic:
-    """Commission the point's meter as DL/T 645-2007 meters behind a DTU: the DTU's id and each outlet's address."""
+    """Commission the point's meter as DL/T 645-2007 meters behind a DTU: the DTU's id and each outlet's address.
+
+    With live broker accounts the DTU can log in once this commits, and a DTU it replaces no longer can."""
     link = service.commission(db, point_id, body, operator)
     return link_public(db, link, settings.mqtt_topic_prefix)
 

@@ -4,6 +4,7 @@ import secrets
 from sqlmodel import Session, col, delete, select
 
 from backend.audit.service import record
+from backend.broker_accounts import service as broker_accounts
 from backend.core.errors import Conflict, NotFound, ScanPowerError
 from backend.dtu.models import Dlt645Channel, DtuCommission, DtuLink
 from backend.meters.register_rules import DLT645_REGISTER, WHOLE_WH
@@ -41,7 +42,10 @@ def commission(db: Session, point_id: int, body: DtuCommission, actor: User | No
     before = describe(db, link) if link else None
     if link is None:
         link = DtuLink(meter_id=meter.id, dtu_id=body.dtu_id, mqtt_password=secrets.token_urlsafe(24))
+    elif link.dtu_id != body.dtu_id:
+        broker_accounts.note_dtu(db, link.dtu_id)  # the DTU it replaces loses its account
     link.dtu_id = body.dtu_id
+    broker_accounts.note_dtu(db, body.dtu_id)
     db.add(link)
     db.exec(delete(Dlt645Channel).where(col(Dlt645Channel.meter_id) == meter.id))
     db.flush()

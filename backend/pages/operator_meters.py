@@ -72,12 +72,16 @@ def commissioning_sheet(meter_id: Id, request: Request, db: PageDb, operator: Op
 
 
 @router.post("/operator/meters/{meter_id}/credentials")
-def reissue(meter_id: Id, db: PageDb, operator: Operator):
+def reissue(meter_id: Id, db: PageDb, operator: Operator, settings: SettingsDep):
     """A new MQTT password for the meter, to be shown once on its commissioning sheet."""
     commissioning.reissue_password(db, _meter(db, meter_id), operator)
-    return flash(RedirectResponse(f"/operator/meters/{meter_id}/commissioning", status_code=303),
-                 gettext("A new password was issued. Enter it in the meter and rewrite the broker's files "
-                         "(scanpower broker-config): the old one stops working then."))
+    if settings.broker_accounts == "files":
+        said = gettext("A new password was issued. Enter it in the meter and rewrite the broker's files "
+                       "(scanpower broker-config): the old one stops working then.")
+    else:
+        said = gettext("A new password was issued. Enter it in the meter: the broker accepts it now, and the old "
+                       "one no longer works.")
+    return flash(RedirectResponse(f"/operator/meters/{meter_id}/commissioning", status_code=303), said)
 
 
 def _meter(db: Session, meter_id: int) -> Meter:

@@ -24,6 +24,7 @@ from backend.wallet.service import NotThatMuchToWithdraw
 from backend.payments.endpoints import PaymentOrderNotFound
 from backend.payments.statements import StatementDayNotOver
 from backend.webhooks.endpoints import ProviderNotConfigured, StripeNotConfigured
+from backend.broker_accounts.endpoints import NotTheBroker
 from backend.pages.i18n import N_, gettext
 from billing.payments import holds, refunds, stripe_events, stripe_provider, withdrawals
 from billing.payments.providers import PaymentMethodUnavailable
@@ -113,6 +114,7 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     stripe_events.UnreadableEvent: Refusal(N_("The payment message could not be read.")),
     StripeNotConfigured: Refusal(N_("Card payments are not set up here.")),
     ProviderNotConfigured: Refusal(N_("This payment service is not set up here.")),
+    NotTheBroker: Refusal(N_("Only the platform's message broker may ask this.")),
     PaymentMethodUnavailable: Refusal(N_("This way of paying is not available here."),
                                       N_("Choose one of the ways to pay this page offers.")),
     ConfirmInApp: Refusal(N_("This payment has to be confirmed in WeChat or Alipay."),

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session
 
 from backend.audit.service import record
+from backend.broker_accounts import service as broker_accounts
 from backend.core.clock import utcnow
 from backend.points.models import Meter
 from backend.users.models import User
@@ -47,8 +48,10 @@ def open_sheet(db: Session, meter: Meter, broker: str, topic_prefix: str, actor:
 
 
 def reissue_password(db: Session, meter: Meter, actor: User) -> Meter:
-    """A new MQTT password for the meter (the old one stops working once the broker's files are rewritten)."""
+    """A new MQTT password for the meter: live accounts change after commit (the old password is refused and its
+    connection dropped); with broker-config's files, once they are rewritten."""
     meter.mqtt_password = secrets.token_urlsafe(24)
     meter.credentials_shown_at = None
+    broker_accounts.note_meter(db, meter.serial)
     record(db, actor, "meter.credentials_reissued", "meter", meter.id, None, {"serial": meter.serial})
     return meter

@@ -41,7 +41,8 @@ def read_point(point_id: Id, db: SessionDep, user: CurrentUser) -> MeteringPoint
 @router.post("/points/{point_id}/approve", response_model=PointPublic,
              responses=refusals(*WITH_ROLE, PointNotFound, TariffNotFound, PointNotPending))
 def approve_point(point_id: Id, body: PointApprove, db: SessionDep, operator: Operator) -> MeteringPoint:
-    """Approve an application: provisions the meter, its outlets and their QR codes."""
+    """Approve an application: provisions the meter (and, with live broker accounts, its broker account once this
+    commits), its outlets and their QR codes."""
     return service.approve_point(db, point_id, body.tariff_id, operator)
 
 
@@ -54,7 +55,8 @@ def reject_point(point_id: Id, body: PointReject, db: SessionDep, operator: Oper
 
 @router.post("/points/{point_id}/close", response_model=PointPublic, responses=refusals(*WITH_ROLE, PointNotFound))
 def close_point(point_id: Id, db: SessionDep, operator: Operator, settings: SettingsDep) -> MeteringPoint:
-    """Close a point: no new sessions start on it, and its running sessions are stopped and settled."""
+    """Close a point: no new sessions start on it, its running sessions are stopped and settled, and then its
+    meter's broker account is removed (live broker accounts)."""
     return closing.close_point(db, point_id, settings.command_timeout_seconds, operator)
 
 

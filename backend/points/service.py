@@ -4,6 +4,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from backend.audit.service import record, snapshot
+from backend.broker_accounts import service as broker_accounts
 from backend.core.clock import local_today, utcnow
 from backend.core.errors import Conflict, Forbidden, NotFound, ScanPowerError
 from backend.points.labels import new_qr_token
@@ -101,6 +102,7 @@ def provision_meter(db: Session, point: MeteringPoint) -> Meter:
                   mqtt_password=secrets.token_urlsafe(24))
     db.add(meter)
     db.flush()
+    broker_accounts.note_meter(db, serial)
     return meter
 
 
@@ -137,8 +139,15 @@ def close_point(db: Session, point_id: int, actor: User | None = None) -> Meteri
     point = get_point(db, point_id)
     before = snapshot(point, POINT_AUDIT)
     point.status = PointStatus.closed
+    _note_meter_of(db, point)
     record(db, actor, "point.close", "point", point.id, before, snapshot(point, POINT_AUDIT))
     return point
+
+
+def _note_meter_of(db: Session, point: MeteringPoint) -> None:
+    """The broker drops the meter's (and its DTU's) account once the point's sessions have stopped."""
+    if meter := meter_of_point(db, point.id):
+        broker_accounts.note_meter_and_dtu(db, meter)
 
 
 def expire_points(db: Session, today: date) -> list[MeteringPoint]:
@@ -148,6 +157,7 @@ def expire_points(db: Session, today: date) -> list[MeteringPoint]:
     expired = [p for p in points if has_expired(p, today)]
     for point in expired:
         point.status = PointStatus.expired
+        _note_meter_of(db, point)
     return expired
 
 

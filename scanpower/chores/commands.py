@@ -67,8 +67,44 @@ def reissue(serial: str = typer.Argument(..., help="The meter's serial, e.g. SP0
         reissue_password(db, meter, None)
         password = meter.mqtt_password
     typer.echo(f"meter {serial}: user {serial}, new password {password}")
-    typer.echo("it is shown this once; the broker accepts it once its accounts are brought up to date "
-               "(`scanpower broker-config`, or the broker's dynamic security)")
+    if _push_accounts() is None:
+        typer.echo("it is shown this once; the broker accepts it once its files are rewritten "
+                   "(`scanpower broker-config` and a reload)")
+    else:
+        typer.echo("it is shown this once; the broker has it now, and the old password is refused")
+
+
+@meters_app.command("broker-sync")
+def broker_sync() -> None:
+    """Tell the broker every meter's and DTU's account again (BROKER_ACCOUNTS=dynsec; e.g. after it lost its data)."""
+    from backend.broker_accounts.service import note_everyone, pending_count
+
+    with _unit_of_work() as db:
+        count = note_everyone(db)
+    if _push_accounts() is None:
+        _fail("BROKER_ACCOUNTS is not dynsec: nothing is live (use `scanpower broker-config`)", 2)
+    with _unit_of_work() as db:
+        left = pending_count(db)
+    typer.echo(f"{count} accounts sent to the broker; {left} still pending (the scheduler retries them)")
+    if left:
+        raise typer.Exit(1)
+
+
+def _push_accounts() -> int | None:
+    """Apply pending account changes now; None when the settings make nothing live."""
+    from backend.broker_accounts.configured import device_policy, live_accounts
+    from backend.broker_accounts.provisioner import Provisioner
+    from backend.core.config import get_settings
+
+    settings = get_settings()
+    broker = live_accounts(settings)
+    if broker is None:
+        return None
+    provisioner = Provisioner(_engine(), broker, device_policy(settings))
+    try:
+        return provisioner.run_once()
+    finally:
+        broker.close()
 
 
 def labels(point_id: int = typer.Argument(..., help="The point's id."),

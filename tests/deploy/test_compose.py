@@ -59,3 +59,12 @@ def test_a_missing_secret_stops_compose_before_anything_starts(tmp_path):
     empty.write_text("")
     result = compose_config(empty)  # every required secret is missing
     assert result.returncode != 0 and "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+def test_the_api_and_the_scheduler_manage_meters_broker_accounts_live_and_the_gateways_cannot(stack):
+    for name in ("api", "scheduler"):
+        env = stack[name]["environment"]
+        assert env["BROKER_ACCOUNTS"] == "dynsec" and env["MQTT_ADMIN_USERNAME"] == "admin"
+        assert env["MQTT_ADMIN_PASSWORD"] == stack["broker"]["environment"]["MQTT_ADMIN_PASSWORD"]
+    for name in ("gateway-1", "gateway-2", "migrate", "sim"):
+        assert "MQTT_ADMIN_PASSWORD" not in stack[name]["environment"]

@@ -13,6 +13,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.broker_accounts.desired import Account
+from backend.broker_accounts.dynsec import DynsecAccounts
+from backend.broker_accounts.interface import Change
+from device_gateway.broker_config import AccessPolicy
+from device_gateway.broker_url import BrokerAddress
 from device_gateway.embedded_broker import free_port
 from tests.faults.fault_harness import MOSQUITTO, wait_until, _listening
 
@@ -74,12 +79,6 @@ class Client:
         self.client.loop_stop()
 
 
-def ctrl(env: dict, *args: str) -> str:
-    result = subprocess.run(["mosquitto_ctrl", "-h", "127.0.0.1", "-p", env["MQTT_PORT"], "-u", "admin", "-P",
-                             env["MQTT_ADMIN_PASSWORD"], "dynsec", *args], capture_output=True, text=True, timeout=20)
-    return result.stdout + result.stderr
-
-
 def test_platform_accounts_can_do_their_work_and_nothing_else(broker):
     port, env = broker
     made = subprocess.run(["sh", str(SETUP / "platform-accounts.sh")], env=env, capture_output=True, text=True,
@@ -88,13 +87,13 @@ def test_platform_accounts_can_do_their_work_and_nothing_else(broker):
     again = subprocess.run(["sh", str(SETUP / "platform-accounts.sh")], env=env, capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 0  # idempotent
-    # A meter, as the platform's provisioning will make it: its own uplink topics and its command topic.
-    ctrl(env, "createRole", "meter-SP1")
-    ctrl(env, "addRoleACL", "meter-SP1", "publishClientSend", "scanpower/v1/m/SP1/telemetry", "allow")
-    ctrl(env, "addRoleACL", "meter-SP1", "subscribePattern", "scanpower/v1/m/SP1/cmd", "allow")
-    ctrl(env, "addRoleACL", "meter-SP1", "publishClientReceive", "scanpower/v1/m/SP1/cmd", "allow")
-    ctrl(env, "createClient", "SP1", "-p", "meter-password")
-    ctrl(env, "addClientRole", "SP1", "meter-SP1")
+    # A meter, as the platform provisions it (BROKER_ACCOUNTS=dynsec, the compose stack's setting).
+    admin = DynsecAccounts(BrokerAddress("127.0.0.1", port, "admin", env["MQTT_ADMIN_PASSWORD"]))
+    try:
+        meter_account = Account("SP1", "meter-password", AccessPolicy("scanpower/v1").rules_for("SP1"))
+        assert admin.apply([Change("SP1", meter_account)]) == {"SP1": None}
+    finally:
+        admin.close()
 
     clients = [Client(port, "scanpower-gateway", env["MQTT_GATEWAY_PASSWORD"]),
                Client(port, "scanpower-api", env["MQTT_API_PASSWORD"]), Client(port, "SP1", "meter-password"),

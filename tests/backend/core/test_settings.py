@@ -22,6 +22,8 @@ def test_the_readme_lists_every_setting_as_settings_defines_it():
 
 def test_production_starts_with_real_secrets():
     assert Settings(**REAL).environment == "production"
+    assert Settings(**REAL, broker_accounts="dynsec", mqtt_admin_password="Zq8-real-admin").broker_accounts == "dynsec"
+    assert Settings(**REAL, broker_accounts="http", broker_auth_secret="s" * 40).broker_accounts == "http"
 
 
 @pytest.mark.parametrize("override, named", [
@@ -35,6 +37,11 @@ def test_production_starts_with_real_secrets():
     ({"stripe_secret_key": "changeme"}, "STRIPE_SECRET_KEY is a placeholder"),
     ({"mqtt_api_password": "password"}, "MQTT_API_PASSWORD is a placeholder"),
     ({"public_base_url": "http://127.0.0.1:8000"}, "PUBLIC_BASE_URL points at this machine"),
+    ({"broker_accounts": "dynsec"}, "MQTT_ADMIN_PASSWORD is empty or a placeholder"),
+    ({"broker_accounts": "dynsec", "mqtt_admin_password": "change-me-broker-admin-password"},
+     "MQTT_ADMIN_PASSWORD is empty or a placeholder"),
+    ({"broker_accounts": "http"}, "BROKER_AUTH_SECRET is empty or a placeholder"),
+    ({"broker_accounts": "http", "broker_auth_secret": "a-real-but-short-secret"}, "BROKER_AUTH_SECRET is shorter"),
 ])
 def test_production_refuses_each_placeholder_by_name(override, named):
     with pytest.raises(ValidationError, match=named):
