@@ -65,6 +65,8 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     points.MeterNotFound: Refusal(N_("There is no such meter."), N_("Open it from the overview.")),
     points.PointNotPending: Refusal(N_("This application was already decided."),
                                     N_("Reload the page to see its state.")),
+    points.TariffNotYetInEffect: Refusal(N_("That tariff is not in effect yet: it cannot price this point's power."),
+                                         N_("Approve with a tariff in effect today.")),
     points.NotAnApplicant: Refusal(N_("Only applicant accounts can apply for a metering point."),
                                    N_("Create an applicant account.")),
     points.ValidityInThePast: Refusal(N_("The dates are in the past."), N_("Choose dates from today on.")),

@@ -3,6 +3,7 @@ import re
 from sqlmodel import select
 
 from backend.audit.models import AuditEntry
+from backend.points.models import MeteringPoint, PointStatus
 from backend.tariffs.models import Tariff
 
 NEW = {"name": "night-market-2027", "title": "Night market 2027", "category": "commercial", "mode": "flat",
@@ -77,3 +78,13 @@ def test_a_tariff_that_starts_later_shows_no_price_now_and_is_not_offered_for_ap
     assert len(chosen) == 1 and "now ¥" in chosen[0]  # the default is a tariff in force today
     offered_later = next(o for o in options if f'value="{future.id}"' in o)
     assert " disabled" in offered_later and "from 2099-01-01" in offered_later and "now ¥" not in offered_later
+
+
+def test_approving_with_a_tariff_that_starts_later_is_refused_in_words_and_changes_nothing(operator, pending_point,
+                                                                                          db):
+    operator.post("/operator/tariffs/new", data=NEW | {"effective_from": "2099-01-01", "action": "save"})
+    future = db.exec(select(Tariff).where(Tariff.code == "night-market-2027")).one()
+    page = operator.post(f"/operator/points/{pending_point.id}/approve", data={"tariff_id": str(future.id)})
+    assert "That tariff is not in effect yet" in page.text and "Approve with a tariff in effect today." in page.text
+    db.expire_all()
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted
