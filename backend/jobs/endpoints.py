@@ -2,7 +2,7 @@
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from backend.core.api_errors import WITH_ROLE, ApiRoute, refusals
 from backend.core.clock import utcnow
@@ -15,6 +15,8 @@ SEEN_WITHIN_S = 60
 
 class JobPublic(SQLModel):
     name: str
+    schedule: str = Field(description='How often it runs, in Asia/Shanghai: "every 5 s", "daily at 08:00", '
+                                      '"monthly on day 2 at 06:00"')
     due_at: datetime
     holder: str | None
     last_started_at: datetime | None

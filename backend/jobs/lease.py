@@ -27,9 +27,10 @@ class Claim:
     started_at: datetime
 
 
-def ensure(db: Session, name: str, first_due: datetime) -> None:
-    """The job's row, made once (by whichever instance comes first)."""
-    insert_once(db, JobLease(name=name, due_at=first_due), "name")
+def ensure(db: Session, name: str, first_due: datetime, schedule: str = "") -> None:
+    """The job's row, made once (by whichever instance comes first), saying its schedule as the code has it now."""
+    insert_once(db, JobLease(name=name, due_at=first_due, schedule=schedule), "name")
+    db.exec(update(JobLease).where(JobLease.name == name, JobLease.schedule != schedule).values(schedule=schedule))
 
 
 def due(db: Session, now: datetime) -> list[str]:

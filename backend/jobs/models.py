@@ -10,6 +10,7 @@ class JobLease(SQLModel, table=True):
     __tablename__ = "job_lease"
     name: str = Field(primary_key=True, max_length=64)
     due_at: datetime  # the slot the next run is for; a run moves it to the slot after
+    schedule: str = Field(default="", max_length=64)  # as the scheduler says it: "every 5 s", "daily at 08:00"
     holder: str | None = Field(default=None, max_length=128)
     until: datetime | None = None  # the holder's lease ends then; after it anyone may take the job
     last_slot: datetime | None = None

@@ -73,7 +73,7 @@ class JobRunner:
         now = self.clock()
         with unit_of_work(self.engine, self.sink) as db:
             for job in self.jobs.values():
-                lease.ensure(db, job.name, job.schedule.first_due(now))
+                lease.ensure(db, job.name, job.schedule.first_due(now), job.schedule.describe)
 
     def run_due(self) -> list[Outcome]:
         """Run every job that is due now and that no one else holds; what ran, in order."""

@@ -18,7 +18,9 @@ from backend.pages.i18n import gettext
 log = logging.getLogger(__name__)
 # The methods a form or a script changes things with; any other method finds no route (405).
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-MAX_FORM_BYTES = 1 << 20
+# A form this large is still read to its token, so that a far too long field is shown back next to the form
+# (backend/pages/form_body.py) instead of refused as forged.
+MAX_FORM_BYTES = 16 << 20
 COOKIELESS_API = ("/auth/token", "/auth/signup")  # they authenticate by password, never by the cookie
 
 

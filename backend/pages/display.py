@@ -128,6 +128,18 @@ def amps(current_a: float | Decimal | None) -> str:
     return NOTHING if current_a is None else f"{float(current_a):.1f} A"
 
 
+_ALARM_UNITS = {"over_voltage": volts, "under_voltage": volts, "supply_lost": volts, "outlet_overload": amps,
+                "point_over_capacity": lambda kw: f"{float(kw):.2f} kW"}
+
+
+def alarm_value(value: float | Decimal | None, kind: str) -> str:
+    """An alarm's worst value or limit with the unit its kind is measured in (V, A or kW)."""
+    if value is None:
+        return NOTHING
+    shown = _ALARM_UNITS.get(str(kind))
+    return shown(value) if shown else f"{Decimal(str(value)).normalize():f}"
+
+
 def when(moment: datetime | None) -> str:
     """A stored UTC time as people here read it: Asia/Shanghai, to the second."""
     shown = local(moment)

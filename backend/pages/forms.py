@@ -1,11 +1,14 @@
 """HTML forms read into the domain's pydantic models, so each rule lives in one place; mistakes in plain words."""
+import logging
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
+from backend.core.form_body import FormTooComplex, TooLong, is_urlencoded, posted_fields
 from backend.pages.i18n import N_, gettext
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 FORM_WIDE = ""  # the key of errors that belong to the whole form, not one field
 
@@ -40,12 +43,23 @@ _PLAIN_WORDS = {
     "self_made_operator": N_("Operators are created by an operator, not by sign-up"),
 }
 _UNKNOWN = N_("Check this value")
+_TOO_LONG = N_("Far too long, so it was not kept: type it again, shorter")
 # Errors of a whole model that belong next to one field.
 _FIELD_OF = {"validity_order": "valid_until", "validity_too_long": "valid_until"}
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The posted fields as text; uploads are not expected and are ignored."""
+    """The posted fields as text (a far too long one as `TooLong`); uploads are not expected and are ignored."""
+    if is_urlencoded(request):
+        try:
+            fields = await posted_fields(request)
+        except FormTooComplex as exc:
+            raise HTTPException(400, str(exc)) from exc
+        cut = sorted(name for name, value in fields.items() if isinstance(value, TooLong))
+        if cut:
+            log.info("%s %s: far too long, not kept: %s", request.method, request.url.path, cut)
+            request.app.state.http_metrics.rejected.labels("FormFieldTooLong").inc()
+        return fields
     form = await request.form()
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
@@ -57,10 +71,12 @@ def parse(model: type[M], data: dict[str, str], fields: tuple[str, ...]) -> tupl
     """The model built from `fields` of the form, or a message per field (FORM_WIDE for the whole form)."""
     # Blank inputs count as missing so the model's defaults apply; passwords keep their spaces.
     values = {f: data[f] if "password" in f else data[f].strip() for f in fields if data.get(f, "").strip()}
+    cut = {f: gettext(_TOO_LONG) for f in fields if isinstance(data.get(f), TooLong)}
     try:
-        return model.model_validate(values), {}
+        body = model.model_validate(values)
     except ValidationError as exc:
-        return None, messages(exc)
+        return None, cut | {f: m for f, m in messages(exc).items() if f not in cut}
+    return (None, cut) if cut else (body, {})
 
 
 def messages(exc: ValidationError) -> dict[str, str]:

@@ -23,6 +23,7 @@ from backend.points import service as points
 from backend.points.models import MeteringPoint, PointApprove, PointReject, PointStatus
 from backend.sessions import service as sessions
 from backend.sessions.views import session_public
+from backend.tariffs.models import Tariff
 from backend.tariffs.service import in_effect, list_tariffs, starts_at, suggested_category, tariff_public
 from backend.users.models import User
 
@@ -39,11 +40,19 @@ def dashboard(request: Request, db: PageDb, operator: Operator):
     return render(request, "operator.html", user=operator, points=every_point, map=point_map(every_point),
                   point_counts=Counter(p.status.value for p in every_point),
                   tariffs=[(tariff_public(t), in_effect(t), starts_at(t)) for t in tariffs],
-                  suggested=suggested_category,
+                  default_tariff=lambda point: default_tariff_id(tariffs, point.purpose),
                   pending=[p for p in every_point if p.status == PointStatus.submitted],
                   rejections=latest_rejections(db, SHOWN_REJECTIONS),
                   doubtful=sessions.list_sessions(db, operator, needs_review=True, limit=SHOWN_REJECTIONS),
                   **live)
+
+
+def default_tariff_id(tariffs: list[Tariff], purpose: str) -> int | None:
+    """The tariff an approval offers first: one in effect today, of the purpose's category if there is one."""
+    current = [t for t in tariffs if in_effect(t)]
+    fitting = [t for t in current if t.category == suggested_category(purpose)]
+    offered = fitting or current
+    return offered[0].id if offered else None
 
 
 @router.get("/operator/live")

@@ -34,11 +34,10 @@ from billing.payments.service import ConfirmInApp, PaymentDeclined
 @dataclass(frozen=True)
 class Refusal:
     what: str  # what happened
-    next_step: str = ""  # what the person can do about it
+    next_step: str  # what the person can do about it: every refusal has one
 
     def text(self) -> str:
-        said = gettext(self.what)
-        return f"{said} {gettext(self.next_step)}" if self.next_step else said
+        return f"{gettext(self.what)} {gettext(self.next_step)}"
 
 
 REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
@@ -47,7 +46,8 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     errors.Conflict: Refusal(N_("That cannot be done right now."), N_("Reload the page to see the latest state.")),
     errors.Forbidden: Refusal(N_("This account may not do that."),
                               N_("Sign in with the account that may, or ask the site manager.")),
-    errors.NotAuthenticated: Refusal(N_("Please sign in first.")),
+    errors.NotAuthenticated: Refusal(N_("Please sign in first."),
+                                             N_("Sign in with your phone number and password, then try again.")),
     errors.TooManyRequests: Refusal(N_("Too many attempts."), N_("Wait a few minutes, then try again.")),
     NulCharacter: Refusal(N_("The address or the form contains a character that cannot be stored."),
                           N_("Remove it and try again.")),
@@ -66,10 +66,13 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     points.MeterNotFound: Refusal(N_("There is no such meter."), N_("Open it from the overview.")),
     points.PointNotPending: Refusal(N_("This application was already decided."),
                                     N_("Reload the page to see its state.")),
+    points.TariffNotYetInEffect: Refusal(N_("That tariff is not in effect yet: it cannot price this point's power."),
+                                         N_("Approve with a tariff in effect today.")),
     points.NotAnApplicant: Refusal(N_("Only applicant accounts can apply for a metering point."),
                                    N_("Create an applicant account.")),
     points.ValidityInThePast: Refusal(N_("The dates are in the past."), N_("Choose dates from today on.")),
-    NotAnIrrigationPoint: Refusal(N_("Water is only counted for irrigation wells."),),
+    NotAnIrrigationPoint: Refusal(N_("Water is only counted for irrigation wells."),
+                                    N_("Set a water coefficient on an irrigation point instead.")),
     sessions.SessionNotFound: Refusal(N_("There is no such session, or it is not yours."),
                                       N_("Open it from your own page.")),
     sessions.OutletBusy: Refusal(N_("This outlet is in use right now."), N_("Use another outlet on this point.")),
@@ -86,9 +89,9 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
                                               N_("Pay from your balance instead.")),
     ReceiptNotReady: Refusal(N_("The receipt comes when the session ends."), N_("Watch it live until then.")),
     RefundNotPossible: Refusal(N_("Nothing more can be refunded for this session."),
-                               N_("A refund is at most what is left of what it cost.")),
+                               N_("Enter at most what is left of what it cost.")),
     NotThatMuchToWithdraw: Refusal(N_("There is not that much free to withdraw."),
-                                   N_("Money that running sessions may still use stays until they end.")),
+                                   N_("Withdraw the amount shown as free, or wait until your running sessions end.")),
     tariffs.TariffNotFound: Refusal(N_("There is no such tariff."), N_("Choose one from the list.")),
     tariffs.InvalidTariffDocument: Refusal(N_("The tariff is not complete or not consistent."),
                                            N_("Check the marked fields.")),
@@ -105,16 +108,22 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
         N_("A session in that period is under review: its meter says it ran, but not from when."),
         N_("Review the session in the list of sessions to review, then bill the period.")),
     alarms.InvalidPeriod: Refusal(N_("That period cannot be used."), N_("Choose an end after the start.")),
-    UnknownMeter: Refusal(N_("There is no meter with this serial number.")),
+    UnknownMeter: Refusal(N_("There is no meter with this serial number."),
+                                N_("Check the serial on the meter's nameplate, or search for it.")),
     PaymentDeclined: Refusal(N_("The payment was declined, and nothing was charged."),
                              N_("Try again, or choose another way to pay.")),
     stripe_provider.PaymentServiceUnavailable: Refusal(N_("The payment service cannot be reached right now."),
                                                        N_("Nothing was charged; try again in a minute.")),
-    stripe_provider.BadSignature: Refusal(N_("The payment message could not be verified.")),
-    stripe_events.UnreadableEvent: Refusal(N_("The payment message could not be read.")),
-    StripeNotConfigured: Refusal(N_("Card payments are not set up here.")),
-    ProviderNotConfigured: Refusal(N_("This payment service is not set up here.")),
-    NotTheBroker: Refusal(N_("Only the platform's message broker may ask this.")),
+    stripe_provider.BadSignature: Refusal(N_("The payment message could not be verified."),
+                                                N_("Nothing was changed; check the webhook secret in the settings.")),
+    stripe_events.UnreadableEvent: Refusal(N_("The payment message could not be read."),
+                                             N_("Nothing was changed; the payment service sends it again.")),
+    StripeNotConfigured: Refusal(N_("Card payments are not set up here."),
+                                   N_("Pay from your balance, or another way this page offers.")),
+    ProviderNotConfigured: Refusal(N_("This payment service is not set up here."),
+                                     N_("Choose one of the ways to pay this page offers.")),
+    NotTheBroker: Refusal(N_("Only the platform's message broker may ask this."),
+                          N_("Nothing was changed; check the broker's authentication secret in the settings.")),
     PaymentMethodUnavailable: Refusal(N_("This way of paying is not available here."),
                                       N_("Choose one of the ways to pay this page offers.")),
     ConfirmInApp: Refusal(N_("This payment has to be confirmed in WeChat or Alipay."),
@@ -123,8 +132,10 @@ REFUSALS: dict[type[errors.ScanPowerError], Refusal] = {
     StatementDayNotOver: Refusal(N_("That day's statement is not ready yet."),
                                  N_("Choose a day before today; a day's statement comes out the next morning.")),
     holds.HoldTooSmall: Refusal(N_("A hold this small is not accepted."), N_("Hold a larger amount.")),
-    holds.HoldClosed: Refusal(N_("This hold was already settled.")),
-    refunds.NothingToRefund: Refusal(N_("There is nothing left to refund."),),
+    holds.HoldClosed: Refusal(N_("This hold was already settled."),
+                                 N_("The session's receipt shows what it charged and released.")),
+    refunds.NothingToRefund: Refusal(N_("There is nothing left to refund."),
+                                        N_("The session's receipt lists the refunds already made.")),
     refunds.RefundTooLarge: Refusal(N_("That is more than can be refunded."), N_("Enter a smaller amount.")),
     refunds.RefundExceedsBalance: Refusal(N_("The wallet holds less than that."), N_("Enter a smaller amount.")),
     withdrawals.CannotWithdraw: Refusal(N_("Part of this balance cannot go back the way it came."),

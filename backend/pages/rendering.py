@@ -28,7 +28,8 @@ templates.env.filters.update(
     session_status=display.session_status, stop_reason=display.stop_reason, purpose=display.purpose,
     sentence=display.sentence, period=display.period, clock=display.clock, line_kind=display.line_kind,
     alarm_kind=display.alarm_kind, rejection_kind=display.rejection_kind, role=display.role,
-    category=display.category, volts=display.volts, amps=display.amps, provider_name=money_words.provider_name,
+    category=display.category, volts=display.volts, alarm_value=display.alarm_value, amps=display.amps,
+    provider_name=money_words.provider_name,
     trail_label=money_words.trail_label, trail_where=money_words.trail_where, trail_badge=money_words.trail_badge,
     refund_state=money_words.refund_state,
 )

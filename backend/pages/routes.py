@@ -12,6 +12,7 @@ from backend.pages import (
     language,
     operator,
     operator_actions,
+    operator_jobs,
     operator_meters,
     operator_payments,
     operator_search,
@@ -27,8 +28,8 @@ from backend.reconciliation import pages as reconciliation_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGE_MODULES = (home, language, account, scan, wallet, paying, session_pages, vendor, applicant, point_pages, operator,
-                operator_meters, operator_actions, operator_search, operator_payments, label_sheet, tariff_pages,
-                reconciliation_pages)
+                operator_meters, operator_actions, operator_jobs, operator_search, operator_payments, label_sheet,
+                tariff_pages, reconciliation_pages)
 
 
 def mount(app: FastAPI) -> None:

@@ -35,6 +35,7 @@ from billing.wallet.arrears import owed
 from billing.wallet.service import wallet_balance
 
 router = page_router()
+FIELD_CHARS = 40  # what the form shows back of a typed amount
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def top_up(request: Request, form: FormData, db: PageDb, vendor: Vendor, setting
     amount = form.get("preset") or form.get("amount", "")
     body, errors = parse(TopUp, {"amount": amount}, ("amount",))
     if body is None:
-        return _form(request, db, vendor, back, amount, errors.get("amount"), 422)
+        return _form(request, db, vendor, back, amount[:FIELD_CHARS], errors.get("amount"), 422,
+                     form.get("pay_with", ""))
     try:
         provider = _provider(request, form.get("pay_with"))
         if not provider.capabilities.instant:
@@ -84,7 +86,8 @@ def top_up(request: Request, form: FormData, db: PageDb, vendor: Vendor, setting
                         idempotency_key=page_key("topup", vendor, form.get("request_key", "")))
     except ScanPowerError as exc:
         discard_work(db)
-        return _form(request, db, vendor, back, amount, refusal_text(exc), exc.status_code)
+        return _form(request, db, vendor, back, amount[:FIELD_CHARS], refusal_text(exc), exc.status_code,
+                     form.get("pay_with", ""))
     return flash(RedirectResponse(back, status_code=303),
                  gettext("Added %(amount)s to your balance.", amount=yuan(body.amount)))
 
@@ -138,7 +141,8 @@ def _withdraw_once(db: Session, vendor: User, key: str | None, providers) -> Dec
 
 
 def _form(request: Request, db: Session, vendor: User, back: str, amount: str, error: str | None,
-          status_code: int = 200) -> Response:
+          status_code: int = 200, pay_with: str = "") -> Response:
     choices = top_up_offer(request.app.state.payments, app_of(request.headers.get("user-agent")))
     return render(request, "top_up.html", status_code=status_code, user=vendor, next=back, amount=amount,
-                  error=error, balance=wallet_balance(db, vendor.id), max_top_up=MAX_TOP_UP, pay_choices=choices)
+                  error=error, balance=wallet_balance(db, vendor.id), max_top_up=MAX_TOP_UP, pay_choices=choices,
+                  pay_with=pay_with)

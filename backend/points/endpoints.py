@@ -8,7 +8,7 @@ from backend.points import closing, labels, service, water
 from backend.points.water import WaterCoefficientPublic, WaterCoefficientWrite
 from backend.points.models import (QR_TOKEN, MeterCredentials, MeteringPoint, MeterPublic, OutletPublic, PointApply,
                                    PointApprove, PointPublic, PointReject, PointsPublic)
-from backend.points.service import OutletNotFound, PointNotFound, PointNotPending
+from backend.points.service import OutletNotFound, PointNotFound, PointNotPending, TariffNotYetInEffect
 from backend.points.views import OutletView, outlet_public, outlet_view
 from backend.tariffs.service import TariffNotFound
 
@@ -39,7 +39,7 @@ def read_point(point_id: Id, db: SessionDep, user: CurrentUser) -> MeteringPoint
 
 
 @router.post("/points/{point_id}/approve", response_model=PointPublic,
-             responses=refusals(*WITH_ROLE, PointNotFound, TariffNotFound, PointNotPending))
+             responses=refusals(*WITH_ROLE, PointNotFound, TariffNotFound, PointNotPending, TariffNotYetInEffect))
 def approve_point(point_id: Id, body: PointApprove, db: SessionDep, operator: Operator) -> MeteringPoint:
     """Approve an application: provisions the meter (and, with live broker accounts, its broker account once this
     commits), its outlets and their QR codes."""

@@ -10,7 +10,7 @@ from backend.core.errors import Conflict, Forbidden, NotFound, ScanPowerError
 from backend.points.labels import new_qr_token
 from backend.points.models import Meter, MeteringPoint, Outlet, PointApply, PointStatus
 from backend.points.rules import has_expired, refusal_to_apply
-from backend.tariffs.service import get_tariff
+from backend.tariffs.service import get_tariff, in_effect, starts_at
 from backend.users.models import Role, User
 
 
@@ -28,6 +28,10 @@ class MeterNotFound(NotFound):
 
 class PointNotPending(Conflict):
     pass
+
+
+class TariffNotYetInEffect(Conflict):
+    """A tariff that prices nothing yet: a point approved with it could not bill its sessions."""
 
 
 class NotAnApplicant(Forbidden):
@@ -84,7 +88,11 @@ def approve_point(db: Session, point_id: int, tariff_id: int, actor: User | None
     refusal = refusal_to_apply(point.valid_until, local_today())
     if refusal:
         raise PointNotPending(f"cannot approve metering point {point_id}: {refusal}")
-    point.tariff_id = get_tariff(db, tariff_id).id
+    tariff = get_tariff(db, tariff_id)
+    if not in_effect(tariff):
+        raise TariffNotYetInEffect(f"tariff {tariff.code!r} takes effect at {starts_at(tariff):%Y-%m-%d %H:%M} UTC; "
+                                   "approve with a tariff in effect today")
+    point.tariff_id = tariff.id
     point.status = PointStatus.approved
     point.approved_at = utcnow()
     meter = provision_meter(db, point)

@@ -26,7 +26,7 @@ def steady_loads(meter: DemoMeter) -> dict:
     return demo_loads(meter)
 
 
-def running_site(_databases, broker_url, **settings):
+def running_site(_databases, broker_url, choose_loads=steady_loads, **settings):
     """`scanpower run` as a person meets it: the demo site, its meters simulated over MQTT; `settings` on top."""
     database_url = _databases.new()
     run = uuid.uuid4().hex[:8]
@@ -34,7 +34,7 @@ def running_site(_databases, broker_url, **settings):
     chosen = Settings(database_url=database_url, mqtt_url=broker_url, mqtt_topic_prefix=f"spweb-{run}/v1",
                       gateway_client_id=f"gw-web-{run}", http_port=port, public_base_url=f"http://127.0.0.1:{port}",
                       secret_key=f"journeys-{run}-0123456789abcdefghijklmnop", command_timeout_seconds=10, **settings)
-    platform = Platform(chosen, demo=True, simulate=True, choose_loads=steady_loads).start()
+    platform = Platform(chosen, demo=True, simulate=True, choose_loads=choose_loads).start()
     try:
         yield platform
     finally:

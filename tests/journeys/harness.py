@@ -15,6 +15,12 @@ OUTPUT = Path(os.environ.get("TEST_OUTPUT", Path(__file__).resolve().parents[2] 
 AXE_SCRIPT = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 # WCAG A and AA rules; a page fails on any violation of them.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# What a thumb taps: every button, and the header's links. Links inside text are exempt, as in WCAG 2.5.8.
+SMALL_TARGETS = """() => [...document.querySelectorAll('button, .btn, .topbar a')]
+  .filter(e => e.offsetParent !== null && !e.closest('.sr-only'))
+  .map(e => [(e.innerText || e.getAttribute('aria-label') || e.tagName).trim(), e.getBoundingClientRect()])
+  .filter(([, box]) => box.height < 40 || box.width < 40)
+  .map(([name, box]) => `${name} ${Math.round(box.width)}x${Math.round(box.height)}`)"""
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,23 @@ class Journey:
         return zh if self.language == "zh" else en
 
     def shot(self, name: str) -> Path:
+        """A screenshot of the whole page, which must not scroll sideways (a table too wide for a phone), and
+        whose buttons a thumb can tap on a phone."""
         self.shots += 1
         path = self.folder / f"{self.shots:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=True)  # first, so that a page found wrong can be seen
+        self.no_sideways_scroll()
+        if self.viewport.mobile:
+            self.targets_big_enough()
         return path
+
+    def no_sideways_scroll(self) -> None:
+        wide = self.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert wide[0] <= wide[1], f"{self.page.url} is {wide[0]} px wide on a {wide[1]} px screen"
+
+    def targets_big_enough(self) -> None:
+        small = self.page.evaluate(SMALL_TARGETS)
+        assert not small, f"{self.page.url}: too small to tap (at least 40 × 40 px): {small}"
 
     def check_accessibility(self) -> None:
         """axe on the current page: no violation of WCAG 2.1 A/AA."""

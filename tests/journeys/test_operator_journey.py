@@ -1,6 +1,7 @@
 """The operator, on a phone and at a desk, in Chinese and in English: the overview with its map, an application
 approved, the meter's commissioning sheet shown once, the meter's curves, a tariff previewed, a running session
-stopped after a confirmation, the audit log, the reconciliation, a search. And the API's own page, /docs."""
+stopped after a confirmation, the audit log, the scheduled jobs, the reconciliation, a search. And the API's own
+page, /docs."""
 from datetime import timedelta
 
 import httpx
@@ -101,6 +102,15 @@ def test_an_operator_approves_commissions_watches_and_stops(site, market_outlets
         expect(page.locator("tbody tr").first).to_contain_text(words("停止用电", "stopped a session"))
         expect(page.get_by_text(words("批准用电点", "approved a point")).first).to_be_visible()
         journey.shot("audit")
+        journey.check_accessibility()
+
+        page.get_by_role("link", name=words("定时任务", "Jobs"), exact=True).click()
+        expect(page.get_by_role("heading", name=words("定时任务", "Scheduled jobs"))).to_be_visible()
+        marking = page.locator("tr", has_text="mark_silent_meters")
+        expect(marking).to_contain_text(words("将不再上报的电表标为离线", "Marks meters offline that stopped"))
+        expect(marking).to_contain_text(words("每 1 分钟", "every 1 min"))
+        expect(marking.locator(".badge")).to_have_text(words("完成", "done"))  # it runs at once when the site starts
+        journey.shot("jobs")
         journey.check_accessibility()
 
         page.get_by_role("link", name=words("对账", "Reconciliation"), exact=True).click()

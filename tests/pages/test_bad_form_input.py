@@ -1,6 +1,9 @@
 """Page forms given what attackers send — tiny decimals, huge numbers, NUL — answer with a message, never a 500."""
 from sqlmodel import select
 
+from backend.pages.csrf import CSRF_FIELD
+from tests.browser import BROWSER_CSRF_TOKEN, SITE
+
 from backend.points.models import MeteringPoint, PointStatus
 from tests.pages.test_applicant_pages import GOOD
 
@@ -58,3 +61,46 @@ def test_a_session_or_point_id_past_the_columns_is_a_missing_page(operator):
     for path in (f"/sessions/{2**63}", f"/points/{2**31}/statement", f"/points/{2**31}/labels"):
         answer = operator.get(path)
         assert answer.status_code == 404, path
+
+
+TEN_MB = "x" * 10_000_000
+
+
+def test_a_ten_megabyte_field_in_the_application_shows_the_form_again_with_the_rest_kept(applicant, db):
+    page = applicant.post("/applicant/apply", data=GOOD | {"address": TEN_MB})
+
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert 'id="err-address">Far too long, so it was not kept: type it again, shorter' in page.text
+    for field in ("name", "latitude", "capacity_kw", "valid_until"):
+        assert f'value="{GOOD[field]}"' in page.text, field
+    assert "xxxxxxxxxx" not in page.text
+    assert db.exec(select(MeteringPoint).where(MeteringPoint.name == GOOD["name"])).first() is None
+
+
+def test_a_far_too_long_field_is_explained_even_when_the_rest_is_fine_and_is_counted(applicant, app):
+    counted = app.state.http_metrics.rejected.labels("FormFieldTooLong")
+    before = counted._value.get()
+    page = applicant.post("/applicant/apply", data=GOOD | {"name": "东" * 30_000})  # 270 KB as sent
+
+    assert page.status_code == 422 and 'id="err-name">' in page.text and f'value="{GOOD["address"]}"' in page.text
+    assert counted._value.get() == before + 1
+
+
+def test_a_ten_megabyte_top_up_amount_shows_the_top_up_form_again_in_chinese(vendor, world, db):
+    vendor.headers["Accept-Language"] = "zh-CN"
+    page = vendor.post("/wallet/top-up", data={"amount": "1" + "0" * 10_000_000, "next": f"/s/{world.tokens[0]}"})
+
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "太长，未能保留：请重新输入较短的内容" in page.text and 'name="amount"' in page.text
+    assert f'name="next" value="/s/{world.tokens[0]}"' in page.text
+    assert "0000000000" not in page.text
+
+
+def test_a_ten_megabyte_field_sent_with_the_token_in_the_form_as_a_browser_does_is_still_shown_back(applicant):
+    # A browser sends the CSRF token as the form's first field, not as a header: the guard reads past 1 MB to it.
+    applicant.event_hooks["request"].clear()
+    form = {CSRF_FIELD: BROWSER_CSRF_TOKEN} | GOOD | {"name": TEN_MB}
+    page = applicant.post("/applicant/apply", data=form, headers={"Origin": SITE})
+
+    assert page.status_code == 422 and 'id="err-name">Far too long' in page.text
+    assert f'value="{GOOD["address"]}"' in page.text

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from backend.pages import display
 from backend.pages.display import badge, kwh, power, price, when, yuan
 from backend.pages.navigation import safe_next
 
@@ -43,3 +44,11 @@ def test_only_local_paths_are_followed_after_sign_in():
     assert safe_next("/s/abc?x=1") == "/s/abc?x=1"
     for outside in ("https://evil.example", "//evil.example", "/\\evil.example", "evil", "", None, "/a\r\nSet-Cookie:"):
         assert safe_next(outside) is None
+
+
+def test_an_alarm_s_figures_carry_the_unit_of_their_kind():
+    assert display.alarm_value(Decimal("18.42516"), "outlet_overload") == "18.4 A"
+    assert display.alarm_value(Decimal("242.1"), "over_voltage") == "242.1 V"
+    assert display.alarm_value(Decimal("21.5"), "point_over_capacity") == "21.50 kW"
+    assert display.alarm_value(Decimal("16.000"), "meter_flooding") == "16"
+    assert display.alarm_value(None, "under_voltage") == "—"

@@ -1,5 +1,7 @@
 """Chinese first: the language comes from the visitor's choice, else Accept-Language, else Chinese; pages in
 Chinese show no English (but for units, codes and the data people typed)."""
+import re
+
 import pytest
 
 from backend.pages.language import LANGUAGE_COOKIE, negotiate
@@ -111,3 +113,60 @@ def test_operator_pages_in_chinese_show_no_english(app, world, pending_point, se
             _no_english(operator, path, data=DATA + (meter.mqtt_password, "nothing-like-this"))
         tariffs = operator.get("/operator/tariffs/1/edit")
         assert not english_words(tariffs.text, DATA + ("summer_winter", "spring_autumn"))
+
+
+def _key(page: str) -> str:
+    return re.search(r'name="request_key" value="([^"]+)"', page).group(1)
+
+
+def test_every_page_after_money_moved_and_points_were_decided_shows_no_english(app, world, session_on,
+                                                                              pending_point, db):
+    """Not only the main pages: a refund, a withdrawal, a rejected and a closed point, each page that shows them."""
+    done = session_on.start(world.vendor_id, outlet=1)
+    session_on.finish(done, register_wh=125_000)
+    data = DATA + ("Meter bill checked",)
+    with _chinese(app, world.operator_id) as operator:
+        for path in (f"/operator/sessions/{done}/refund", f"/sessions/{done}/receipt", f"/points/{world.point_id}",
+                     f"/points/{world.point_id}/statement", f"/operator/meters/{_meter(db, world).id}?hours=6",
+                     f"/points/{pending_point.id}"):
+            _no_english(operator, path, data=data + (_meter(db, world).mqtt_password,))
+        asked = {"amount": "0.50", "reason": "Meter bill checked"}
+        confirm = _no_english_post(operator, f"/operator/sessions/{done}/refund", asked, data)
+        assert "确定退款" in confirm.text
+        refunded = operator.post(f"/operator/sessions/{done}/refund",
+                                 data=asked | {"confirmed": "yes", "request_key": _key(confirm.text)})
+        assert refunded.status_code == 200 and not english_words(refunded.text, data)
+        assert f"已为第 {done} 次用电退款 ¥0.50" in refunded.text
+        _no_english_post(operator, "/operator/tariffs/new", {"action": "preview", "mode": "flat", "price": "x"},
+                         data, status=422)
+        _no_english_post(operator, f"/operator/points/{pending_point.id}/reject", {"reason": "容量不足"}, data)
+        assert "已驳回" in _no_english(operator, f"/points/{pending_point.id}", data=data + ("容量不足",)).text
+        closed = _no_english_post(operator, f"/operator/points/{world.point_id}/close", {}, data)
+        assert "已关闭" in closed.text
+        _no_english(operator, "/operator", data=data)
+    with _chinese(app, world.vendor_id) as vendor:
+        _no_english(vendor, f"/sessions/{done}/receipt", data=data)
+        form = _no_english(vendor, "/wallet/withdraw")
+        _no_english_post(vendor, "/wallet/withdraw", {"request_key": _key(form.text)}, data)
+        history = _no_english(vendor, "/me", data=data).text
+        assert "退款" in history and "提现" in history
+        _no_english(vendor, "/wallet/withdraw")  # nothing left to withdraw
+        _no_english(vendor, f"/s/{world.tokens[0]}")  # the point is closed
+        refused = vendor.post(f"/s/{world.tokens[0]}/start", data={"pay_with": "wallet"})
+        assert refused.status_code == 409 and not english_words(refused.text, data)
+    with _chinese(app, world.applicant_id) as applicant:
+        for path in ("/applicant", f"/points/{world.point_id}", f"/points/{pending_point.id}"):
+            _no_english(applicant, path, data=data + ("容量不足",))
+
+
+def _meter(db, world):
+    return points.meter_of_point(db, world.point_id)
+
+
+def _no_english_post(client, path, form, data, status=200):
+    """A form sent, and the page it leads to (after any redirect) in Chinese."""
+    page = client.post(path, data=form)
+    assert page.status_code == status, (path, page.status_code, page.text[:300])
+    leaked = english_words(page.text, data)
+    assert not leaked, f"POST {path}: {leaked}"
+    return page

@@ -1,6 +1,9 @@
+import re
+
 from sqlmodel import select
 
 from backend.audit.models import AuditEntry
+from backend.points.models import MeteringPoint, PointStatus
 from backend.tariffs.models import Tariff
 
 NEW = {"name": "night-market-2027", "title": "Night market 2027", "category": "commercial", "mode": "flat",
@@ -56,3 +59,32 @@ def test_a_missing_price_is_shown_next_to_its_field(operator):
 
 def test_vendors_cannot_edit_tariffs(vendor):
     assert vendor.get("/operator/tariffs").status_code == 403
+
+
+def _approval_options(page: str, point_id: int) -> list[str]:
+    form = re.search(rf'action="/operator/points/{point_id}/approve".*?</select>', page, re.S).group(0)
+    return re.findall(r"<option [^>]*>[^<]*</option>", form)
+
+
+def test_a_tariff_that_starts_later_shows_no_price_now_and_is_not_offered_for_approval(operator, pending_point, db):
+    # Of the point's own category (commercial, for a night market), the kind the approval list would prefer.
+    operator.post("/operator/tariffs/new", data=NEW | {"effective_from": "2099-01-01", "action": "save"})
+    future = db.exec(select(Tariff).where(Tariff.code == "night-market-2027")).one()
+    card = re.search(r'<section class="card tariff">((?:(?!</section>).)*Night market 2027.*?)</section>',
+                     operator.get("/operator/tariffs").text, re.S).group(1)
+    assert "from 2099-01-01" in card and "Now:" not in card and "Today," not in card
+    options = _approval_options(operator.get("/operator").text, pending_point.id)
+    chosen = [o for o in options if " selected" in o]
+    assert len(chosen) == 1 and "now ¥" in chosen[0]  # the default is a tariff in force today
+    offered_later = next(o for o in options if f'value="{future.id}"' in o)
+    assert " disabled" in offered_later and "from 2099-01-01" in offered_later and "now ¥" not in offered_later
+
+
+def test_approving_with_a_tariff_that_starts_later_is_refused_in_words_and_changes_nothing(operator, pending_point,
+                                                                                          db):
+    operator.post("/operator/tariffs/new", data=NEW | {"effective_from": "2099-01-01", "action": "save"})
+    future = db.exec(select(Tariff).where(Tariff.code == "night-market-2027")).one()
+    page = operator.post(f"/operator/points/{pending_point.id}/approve", data={"tariff_id": str(future.id)})
+    assert "That tariff is not in effect yet" in page.text and "Approve with a tariff in effect today." in page.text
+    db.expire_all()
+    assert db.get(MeteringPoint, pending_point.id).status == PointStatus.submitted

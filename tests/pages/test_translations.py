@@ -13,12 +13,13 @@ import backend
 import billing
 from backend.core.errors import ScanPowerError
 from backend.pages import display
-from backend.pages.i18n import po_path
+from backend.pages.i18n import gettext, po_path, use_locale
 from backend.pages.refusals import REFUSALS
 
 REPO = Path(__file__).resolve().parents[2]
 METHODS = [("backend/**.py", "python"), ("backend/pages/templates/**.html", "jinja2")]
 OPTIONS = {"backend/pages/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+REFUSALS_BY_NAME = {cls.__qualname__: refusal for cls, refusal in REFUSALS.items()}
 
 
 def _extracted() -> set:
@@ -133,3 +134,18 @@ def english_words(html: str, data: tuple[str, ...]) -> list[str]:
         text = text.replace(value, " ")
     text = ALLOWED.sub(" ", text)
     return re.findall(r"[A-Za-z]{2,}", text)
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_every_refusal_says_what_to_do_next_in_both_languages(locale):
+    with use_locale(locale):
+        worded = {cls.__qualname__: (gettext(r.what), gettext(r.next_step)) for cls, r in REFUSALS.items()}
+    without = sorted(name for name, (what, next_step) in worded.items() if not next_step.strip())
+    assert not without, f"say what to do next in backend/pages/refusals.py: {without}"
+    if locale == "zh_CN":  # translated, not the English id passed through
+        untranslated = sorted(name for name, (what, next_step) in worded.items()
+                              if not re.search(r"[\u4e00-\u9fff]", what + next_step)
+                              or next_step == REFUSALS_BY_NAME[name].next_step)
+        assert not untranslated, untranslated
+    repeated = sorted(name for name, (what, next_step) in worded.items() if next_step == what)
+    assert not repeated, repeated

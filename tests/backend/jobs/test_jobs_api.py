@@ -19,6 +19,7 @@ def test_operators_see_each_jobs_counts_and_the_instances_running_them(api_clien
     answer = api_client.get("/api/v1/jobs", headers=bearer(operator)).json()
     (job,) = answer["data"]
     assert (job["name"], job["runs"], job["last_touched"], job["last_holder"]) == ("tidy", 1, 3, "here")
+    assert job["schedule"] == "every 60 s"  # as the scheduler says it, for the operator's jobs page
     assert answer["instances"] == ["here"]
     assert api_client.get("/api/v1/jobs", headers=bearer(vendor)).status_code == 403
 

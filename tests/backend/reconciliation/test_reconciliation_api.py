@@ -175,7 +175,7 @@ def test_statement_page_shows_the_conservation_line_and_links_the_csv(client, se
         assert page.status_code == 200
         text = page.text
         assert "电表计量：10.480 kWh" in text  # the page's language: Chinese, as no other was asked for
-        assert "扫码用电 10.000 kWh" in text and "无会话用电 0.480 kWh" in text
+        assert "扫码用电 10.000 kWh" in text and "未扫码用电 0.480 kWh" in text
         assert "平衡" in text and "¥5.00" in text
         assert f'href="/points/{scene.point.id}/statement.csv?month=2026-09"' in text
         assert "2026-09-10 18:00:00" in text  # Asia/Shanghai
