@@ -1,9 +1,10 @@
 """Retiring old readings: whole monthly partitions past the retention, never one that work still needs.
 
-A month is retired only when every point in service in it has its monthly statement closed, no session that
-began before the month's end is still unsettled (open, or waiting for an operator's review), and every day of
-it has up-to-date daily totals. Months go oldest first; the first month still needed stops the run, so the
-readings kept are always one unbroken stretch. docs/operations.md describes the setting.
+A month is retired only when every point in service in it has its monthly statement closed (its reconciliation
+is done) and no session that began before the month's end is still unsettled (open, or waiting for an operator's
+review). The daily totals (`reading_day`) are not partitioned and stay. Months go oldest first; the first month
+still needed stops the run, so the readings kept are always one unbroken stretch. docs/operations.md describes
+the setting.
 """
 import logging
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from backend.meters.models import ReadingDayDue
 from backend.meters.partitions import Month, attached_months, detach_partition, is_partitioned
 from backend.reconciliation.daily import points_in_service
 from backend.reconciliation.models import MonthlyStatement
@@ -53,7 +53,7 @@ def retire_old_readings(db: Session, now: datetime, months: int, drop: bool = Tr
 
 def still_needed(db: Session, month: Month) -> str:
     """Why the month's raw readings must stay; "" when nothing needs them."""
-    return _unsettled_session(db, month) or _statement_missing(db, month) or _totals_missing(db, month)
+    return _unsettled_session(db, month) or _statement_missing(db, month)
 
 
 def _unsettled_session(db: Session, month: Month) -> str:
@@ -71,10 +71,3 @@ def _statement_missing(db: Session, month: Month) -> str:
     missing = [p.id for p in points_in_service(db, month.first_day, last_day) if p.id not in closed]
     return f"the statement of {label} is not closed for point {missing[0]}" if missing else ""
 
-
-def _totals_missing(db: Session, month: Month) -> str:
-    days = (month.plus(1).first_day - month.first_day).days
-    done = db.exec(select(func.count()).select_from(ReadingDayDue).where(
-        ReadingDayDue.day >= month.first_day, ReadingDayDue.day < month.plus(1).first_day,
-        col(ReadingDayDue.done).is_(True))).one()
-    return "" if done == days else f"{days - done} days of {month.first_day:%Y-%m} have no up-to-date daily totals"
