@@ -4,10 +4,11 @@ A local day is quiet for an outlet when it lies whole inside the period, no sess
 its totals are up to date and clean (backend/meters/daily_totals.py), and, with a tariff, each hour's energy
 prices in one tariff span. A quiet day gives the walk two marks, its first and its last reading: the step
 between them is judged exactly as its clean raw steps would be (same boot, rising, within the limit), and its
-energy is priced hour by hour from the totals. Every other day is read from the raw rows, as before.
+energy is priced from the totals' hours, joined into runs that each lie in one tariff span (which is what
+pricing the raw steps one by one adds up to). Every other day is read from the raw rows, as before.
 """
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, select
@@ -29,7 +30,7 @@ class QuietDay:
     first: Mark
     last: Mark
     energy_wh: int
-    hours: tuple[tuple[datetime, datetime, int], ...]
+    runs: tuple[tuple[datetime, datetime, int], ...]  # (since, until, Wh) of its rising steps, hour by hour or joined
 
 
 def quiet_days(db: Session, outlet: Outlet, start: datetime, end: datetime, sessions: list[UsageSession],
@@ -38,12 +39,14 @@ def quiet_days(db: Session, outlet: Outlet, start: datetime, end: datetime, sess
     first, last = _whole_days(start, end)
     if first > last:
         return {}
-    rows = quiet_candidates(db, outlet.meter_id, outlet.channel, first, last)
     found = {}
-    for day, row in rows.items():
+    for day, row in quiet_candidates(db, outlet.meter_id, outlet.channel, first, last).items():
+        if _touched(day, sessions):
+            continue
         quiet = _quiet(row)
-        if not _touched(day, sessions) and _prices_by_hour(quiet, pricing):
-            found[day] = quiet
+        runs = quiet.runs if pricing is None else _runs_by_tariff_span(quiet.runs, pricing)
+        if runs is not None:
+            found[day] = replace(quiet, runs=runs)
     return found
 
 
@@ -69,14 +72,24 @@ def _touched(day: date, sessions: list[UsageSession]) -> bool:
                for s in sessions)
 
 
-def _prices_by_hour(quiet: QuietDay, pricing: PeriodEnergy | None) -> bool:
-    if pricing is None:
-        return True
-    try:
-        spans = [period_in_effect(pricing.tariff, since) for since, _, _ in quiet.hours]
-    except NoTariffInEffect:
-        return False
-    return all(span.until is None or until <= span.until for span, (_, until, _) in zip(spans, quiet.hours))
+def _runs_by_tariff_span(hours: tuple[tuple[datetime, datetime, int], ...],
+                         pricing: PeriodEnergy) -> tuple[tuple[datetime, datetime, int], ...] | None:
+    """The hours joined into runs that each price in one tariff span; None if an hour straddles a boundary."""
+    runs: list[tuple[datetime, datetime, int]] = []
+    span_until: datetime | None = None
+    for since, until, energy_wh in hours:
+        if not runs or (span_until is not None and since >= span_until):
+            try:
+                span_until = period_in_effect(pricing.tariff, since).until
+            except NoTariffInEffect:
+                return None
+            runs.append((since, until, energy_wh))
+        else:
+            run_since, _, run_wh = runs[-1]
+            runs[-1] = (run_since, until, run_wh + energy_wh)
+        if span_until is not None and until > span_until:
+            return None
+    return tuple(runs)
 
 
 def reading_marks(db: Session, outlet: Outlet, since: datetime, until: datetime,
@@ -107,7 +120,7 @@ def raw_marks(db: Session, outlet: Outlet, since: datetime, until: datetime) -> 
 
 
 def pricer(pricing: PeriodEnergy, quiet: dict[date, QuietDay]) -> Callable[[OwnedStep], None]:
-    """Prices unattributed steps; a quiet day's one step is priced hour by hour from its totals."""
+    """Prices unattributed steps; a quiet day's one step is priced run by run from its totals."""
     spans = {(q.first.time, q.last.time): q for q in quiet.values()}
 
     def add(step: OwnedStep) -> None:
@@ -115,6 +128,6 @@ def pricer(pricing: PeriodEnergy, quiet: dict[date, QuietDay]) -> Callable[[Owne
         if day is None or day.energy_wh != step.energy_wh:
             pricing.add(step.start, step.end, step.energy_wh)
             return
-        for since, until, energy_wh in day.hours:
+        for since, until, energy_wh in day.runs:
             pricing.add(since, until, energy_wh)
     return add
