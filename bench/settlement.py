@@ -148,7 +148,13 @@ def timed(work):
     return result, time.perf_counter() - started
 
 
+class NeedsPostgres(RuntimeError):
+    pass
+
+
 def run(args) -> list[str]:
+    if not args.database_url.startswith("postgresql"):
+        raise NeedsPostgres("daily totals are kept on PostgreSQL only: give --database-url postgresql+psycopg://…")
     month = Month(*map(int, args.month.split("-")))
     days = (month.plus(1).first_day - month.first_day).days
     first, last = month.first_day, month.plus(1).first_day - timedelta(days=1)
@@ -225,9 +231,10 @@ def main() -> None:
     last_month = Month.of(datetime.now(LOCAL_TZ)).plus(-1)
     parser.add_argument("--month", default=f"{last_month.year:04d}-{last_month.month:02d}", help="YYYY-MM")
     args = parser.parse_args()
-    if not args.database_url:
-        parser.error("daily totals are kept on PostgreSQL only: give --database-url")
-    run(args)
+    try:
+        run(args)
+    except NeedsPostgres as exc:
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":
