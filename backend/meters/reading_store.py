@@ -5,11 +5,13 @@ for every batch, so neither the driver nor the server parses it again (a multi-r
 new statement for every batch size, and building it cost more than storing the rows). SQLite gets a
 multi-row INSERT. Either way ON CONFLICT DO NOTHING RETURNING says which rows were new.
 """
+from datetime import datetime, time
+
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from backend.core.clock import LOCAL_TZ
-from backend.meters.daily_totals import mark_days_due
+from backend.meters.daily_totals import mark_days_due, rolls_up
 from backend.meters.models import Reading
 
 Identity = tuple[int, str, int, int]
@@ -39,12 +41,14 @@ def insert_readings(db: Session, rows: list[dict]) -> set[Identity]:
             Reading.meter_id, Reading.boot_id, Reading.seq, Reading.channel, Reading.device_time,
             Reading.received_at)
         found = db.execute(statement, rows).all()
-    late = {_local_day(device_time) for *_, device_time, received_at in found
-            if _local_day(device_time) < _local_day(received_at)}
-    if late:
-        mark_days_due(db, late)
+    if found and rolls_up(db):
+        _mark_late_days(db, found)
     return {tuple(row[:4]) for row in found}
 
 
-def _local_day(moment):
-    return moment.astimezone(LOCAL_TZ).date() if moment.tzinfo else moment.date()
+def _mark_late_days(db: Session, found) -> None:
+    """Days before the one the batch arrived on whose totals these readings make stale (most batches: none)."""
+    received_today = datetime.combine(max(r[5] for r in found).astimezone(LOCAL_TZ).date(), time(), LOCAL_TZ)
+    late = {r[4].astimezone(LOCAL_TZ).date() for r in found if r[4] < received_today}
+    if late:
+        mark_days_due(db, late)

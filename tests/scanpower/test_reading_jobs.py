@@ -96,3 +96,22 @@ def test_yesterday_is_rolled_up_once_and_again_after_a_late_reading(db, jobs):
     assert jobs.at(local(2027, 1, 15, 1, 5)).run("roll_up_reading_days") == 1
     (readings,) = db.execute(text("SELECT readings FROM reading_day WHERE day = :d"), {"d": yesterday.date()}).one()
     assert readings == 5
+
+
+def test_scanpower_migrate_makes_the_partitions_of_the_months_ahead(database_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from backend.core import config
+    from scanpower.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("READING_PARTITIONS_AHEAD", "6")
+    config.get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["migrate"])
+    finally:
+        config.get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    six_months_on = Month.of(datetime.now(UTC)).plus(6).table
+    assert ("reading partitions made" in result.output and six_months_on in result.output) == database_url.startswith(
+        "postgresql")
