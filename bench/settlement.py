@@ -1,7 +1,8 @@
 """Settlement and statements over a month of readings: from per-outlet daily totals, against raw rows in the same run.
 
 A month of 15-minute readings for `--points` points × 2 outlets (1,000 points: 5.8 M readings), written
-set-based with SQL, with sessions on some evenings. Then, on the same database:
+set-based with SQL, with a two-hour session each evening on outlet 1 of one point in `--session-every` (5).
+Then, on the same database:
   - the roll-up of the month's days into daily totals (the cost of keeping them);
   - the daily reconciliation of one day for every point, from totals and from raw rows;
   - the monthly statement of every point from totals and from raw rows (with `--baseline-points`, only that many
@@ -85,7 +86,7 @@ SELECT p.meter_id, 'bench', (:d * 96 + p.k) * 2 + p.channel, p.channel, :midnigh
        :midnight + p.k * interval '15 minutes', 10000 + :d * p.day_wh + p.prefix_wh, 0, 230, 0, false
 FROM bench_profile p
 """
-# Outlet 1 of one point in five each evening: a session from 19:00 to 21:00, settled for the registers' delta.
+# Outlet 1 of one point in `every` each evening: a session from 19:00 to 21:00, settled for the registers' delta.
 _SESSIONS = """
 INSERT INTO usage_session (outlet_id, point_id, meter_id, vendor_id, channel, status, price_per_kwh,
                            energy_limit_wh, start_cmd_id, stop_cmd_id, requested_at, started_at, ended_at,
@@ -98,11 +99,11 @@ SELECT o.id, o.point_id, o.meter_id, :vendor, 1, 'completed', 0.65, 100000, gen_
 FROM outlet o JOIN metering_point mp ON mp.id = o.point_id
 JOIN bench_profile a ON a.meter_id = o.meter_id AND a.channel = 1 AND a.k = 76
 JOIN bench_profile b ON b.meter_id = o.meter_id AND b.channel = 1 AND b.k = 84
-WHERE o.channel = 1 AND (o.meter_id + :d) % 5 = 0
+WHERE o.channel = 1 AND :every > 0 AND (o.meter_id + :d) % greatest(:every, 1) = 0
 """
 
 
-def generate_month(engine, points: int, month: Month, days: int) -> int:
+def generate_month(engine, points: int, month: Month, days: int, every: int) -> int:
     with Session(engine) as db:
         make_points(db, points, month)
         vendor = factories.user(db, Role.vendor)
@@ -115,7 +116,7 @@ def generate_month(engine, points: int, month: Month, days: int) -> int:
         midnight = month.start + timedelta(days=d)
         with Session(engine) as db:
             db.execute(text(_READINGS), {"d": d, "midnight": midnight})
-            db.execute(text(_SESSIONS), {"d": d, "midnight": midnight, "vendor": vendor_id})
+            db.execute(text(_SESSIONS), {"d": d, "midnight": midnight, "vendor": vendor_id, "every": every})
             db.commit()
         print(f"  readings of {midnight:%Y-%m-%d} written ({time.perf_counter() - started:.0f} s)", flush=True)
     with engine.connect() as connection:
@@ -160,8 +161,10 @@ def run(args) -> list[str]:
     first, last = month.first_day, month.plus(1).first_day - timedelta(days=1)
     with fresh_database(args.database_url) as url:
         engine = make_engine(url)
-        print(f"writing a month of readings: {args.points} points × {OUTLETS} outlets × {days} days × 96", flush=True)
-        readings, generate_s = timed(lambda: generate_month(engine, args.points, month, days))
+        sessions = f"sessions on one point in {args.session_every} each evening" if args.session_every else "no sessions"
+        print(f"writing a month of readings: {args.points} points × {OUTLETS} outlets × {days} days × 96; {sessions}",
+              flush=True)
+        readings, generate_s = timed(lambda: generate_month(engine, args.points, month, days, args.session_every))
         print(f"  {readings:,} readings in {generate_s:.0f} s", flush=True)
         with Session(engine) as db:
             rolled, roll_up_s = timed(lambda: roll_up_days_due(db, month.plus(1).start + timedelta(hours=1)))
@@ -226,6 +229,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (a database is made and dropped)")
     parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--session-every", type=int, default=5,
+                        help="a session on outlet 1 of one point in this many each evening (0: no sessions)")
     parser.add_argument("--baseline-points", type=int, default=0,
                         help="points whose monthly statement is also computed from raw rows (0: all)")
     last_month = Month.of(datetime.now(LOCAL_TZ)).plus(-1)

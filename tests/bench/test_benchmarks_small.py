@@ -30,7 +30,7 @@ def test_the_scan_to_power_benchmark_starts_stops_and_settles_every_session():
 
 @pytest.mark.timeout(600)
 def test_the_settlement_benchmark_gets_the_same_figures_from_daily_totals_as_from_raw_rows():
-    args = argparse.Namespace(database_url=DATABASE, points=4, baseline_points=0, month="2026-11")
+    args = argparse.Namespace(database_url=DATABASE, points=4, baseline_points=0, month="2026-11", session_every=2)
     if not DATABASE.startswith("postgresql"):
         with pytest.raises(settlement.NeedsPostgres):
             settlement.run(args)
