@@ -161,7 +161,7 @@ def run(args) -> list[str]:
     first, last = month.first_day, month.plus(1).first_day - timedelta(days=1)
     with fresh_database(args.database_url) as url:
         engine = make_engine(url)
-        sessions = f"sessions on one point in {args.session_every} each evening" if args.session_every else "no sessions"
+        sessions = f"sessions on one point in {args.session_every} a night" if args.session_every else "no sessions"
         print(f"writing a month of readings: {args.points} points × {OUTLETS} outlets × {days} days × 96; {sessions}",
               flush=True)
         readings, generate_s = timed(lambda: generate_month(engine, args.points, month, days, args.session_every))
