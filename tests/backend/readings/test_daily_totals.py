@@ -85,12 +85,13 @@ def test_reconciliation_from_daily_totals_equals_reconciliation_from_raw_rows(db
     scene = make_scene(db, price=None)  # Jiangsu time-of-use: unattributed energy priced per hour
     _month_of_readings(scene)
     _upload(scene.feed, scene.feed.report_later)
-    raw = _figures(reconcile(db, scene.point.id, *NOVEMBER))
+    odd = (local(2026, 11, 3, 12, 10), local(2026, 11, 10, 6))  # edges inside days: those days are read raw
+    raw, raw_odd = (_figures(reconcile(db, scene.point.id, *period)) for period in (NOVEMBER, odd))
 
     rolled = roll_up_days_due(db, local(2026, 11, 13))
-    totals = _figures(reconcile(db, scene.point.id, *NOVEMBER))
+    totals, totals_odd = (_figures(reconcile(db, scene.point.id, *period)) for period in (NOVEMBER, odd))
 
-    assert totals == raw
+    assert totals == raw and totals_odd == raw_odd
     # The quarter after the reset is one the rules cannot vouch for (docs/register-rules.md): 12 Wh not counted.
     assert raw["balanced"] and len(raw["lines"]) > 1
     assert raw["unattributed_wh"] == scene.feed.truth["unattributed"] - 12
