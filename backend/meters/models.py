@@ -46,11 +46,11 @@ class ReadingDay(SQLModel, table=True):
     """
 
     __tablename__ = "reading_day"
-    __table_args__ = (UniqueConstraint("day", "meter_id", "channel", name="uq_reading_day"),)
+    __table_args__ = (UniqueConstraint("meter_id", "channel", "day", name="uq_reading_day"),)
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
     meter_id: int = Field(foreign_key="meter.id")
     channel: int
-    day: date
+    day: date = Field(index=True)  # the roll-up replaces a whole day
     readings: int
     first_at: datetime
     first_wh: int = Field(sa_type=BigInt)

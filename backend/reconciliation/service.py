@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from backend.audit.service import record
@@ -281,9 +281,13 @@ def _session_marks(sessions: list[UsageSession], period: Period) -> list[Mark]:
 
 def _marks_before(db: Session, outlet: Outlet, since: datetime) -> list[Mark]:
     """The last reading and the last session stop before `since`: where the first step of the period begins."""
-    reading = db.exec(_readings(outlet).where(MeterReading.device_time < since)
-                      .order_by(MeterReading.device_time.desc(), MeterReading.energy_wh.desc(),
-                                MeterReading.id.desc()).limit(1)).first()
+    # The latest time first, alone: it walks the (meter, outlet, time) index backwards, one row per partition,
+    # where ordering by time, register and id at once would sort every earlier reading of the outlet.
+    latest = (select(func.max(MeterReading.device_time))
+              .where(MeterReading.meter_id == outlet.meter_id, MeterReading.channel == outlet.channel,
+                     MeterReading.device_time < since).scalar_subquery())
+    reading = db.exec(_readings(outlet).where(MeterReading.device_time == latest)
+                      .order_by(MeterReading.energy_wh.desc(), MeterReading.id.desc()).limit(1)).first()
     stop = db.exec(select(UsageSession)
                    .where(UsageSession.outlet_id == outlet.id, UsageSession.status == SessionStatus.completed,
                           UsageSession.ended_at < since)

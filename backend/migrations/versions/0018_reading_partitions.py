@@ -114,8 +114,9 @@ def _daily_totals() -> None:
     sa.Column('hours', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['meter_id'], ['meter.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('day', 'meter_id', 'channel', name='uq_reading_day')
+    sa.UniqueConstraint('meter_id', 'channel', 'day', name='uq_reading_day')
     )
+    op.create_index('ix_reading_day_day', 'reading_day', ['day'], unique=False)
     op.create_table('reading_day_due',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('done', sa.Boolean(), nullable=False),
