@@ -85,12 +85,24 @@ def _print_banner(platform, accounts) -> None:
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (Alembic)."""
+    """Create or upgrade the database schema (Alembic) and make the reading partitions of the months ahead."""
     from backend.core.migrate import upgrade
+
+    from sqlmodel import Session
+
+    from backend.core.clock import utcnow
+    from backend.core.db import make_engine
+    from backend.meters.partitions import ensure_partitions
 
     settings = get_settings()
     upgrade(settings.database_url)
-    typer.echo(f"schema is up to date on {_shown(settings.database_url)}")
+    engine = make_engine(settings.database_url)
+    with Session(engine) as db:  # the months ahead exist before the first reading (PostgreSQL; SQLite: nothing)
+        made = ensure_partitions(db, utcnow(), settings.reading_partitions_ahead)
+        db.commit()
+    engine.dispose()
+    typer.echo(f"schema is up to date on {_shown(settings.database_url)}"
+               + (f"; reading partitions made: {', '.join(m.table for m in made)}" if made else ""))
 
 
 @app.command()

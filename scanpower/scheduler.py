@@ -14,7 +14,10 @@ from backend.core.clock import LOCAL_TZ, utcnow
 from backend.core.config import Settings
 from backend.jobs.runner import Job, JobRunner
 from backend.jobs.schedule import daily, every, monthly
+from backend.meters.daily_totals import roll_up_days_due
 from backend.meters.orders import OrderSink
+from backend.meters.partitions import ensure_partitions
+from backend.meters.retention import retire_old_readings
 from backend.meters.silence import mark_silent_meters
 from backend.payments.configured import providers_from
 from backend.payments.service import recover_pending
@@ -63,6 +66,12 @@ def build_jobs(settings: Settings) -> list[Job]:
         Job("reconcile_points_daily", daily(hour=1, minute=30), reconcile_days_due),
         # On the 2nd: a meter offline over the month's end has a day to upload before the month is billed.
         Job("close_previous_month", monthly(day=2, hour=6), close_previous_month),
+        # Due at once when a scheduler starts, so this month's partition and the next ones exist before readings.
+        Job("ensure_reading_partitions", every(minutes=60),
+            lambda db, now: ensure_partitions(db, now, settings.reading_partitions_ahead)),
+        Job("roll_up_reading_days", every(minutes=10), roll_up_days_due),
+        Job("retire_old_readings", daily(hour=3, minute=30),
+            lambda db, now: retire_old_readings(db, now, settings.reading_retention_months).months),
         *_payment_jobs(providers_from(settings), settings, timeout),
         *_broker_account_jobs(settings),
     ]

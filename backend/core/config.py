@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     gateway_batch_wait_ms: float = Field(default=5.0, ge=0, le=1000,
                                          description="How long a batch waits for more messages once its first has "
                                                      "come")
+    # Readings are kept in monthly partitions on PostgreSQL (docs/operations.md, "Readings").
+    reading_retention_months: int = Field(default=0, ge=0, le=600,
+                                          description="Months of raw readings kept (this month counts); older "
+                                                      "partitions nothing needs are dropped. 0: keep all")
+    reading_partitions_ahead: int = Field(default=3, ge=1, le=24,
+                                          description="Monthly reading partitions made ahead of this month")
     # The DL/T 645 bridge (docs/dlt645.md): how fast it polls a bus, how long it waits for a meter, how often it
     # asks again, how fast it polls when no session runs, and when a DTU that says nothing counts as offline.
     dlt645_poll_seconds: Decimal = Field(default=Decimal("2"), gt=0, le=60,

@@ -3,6 +3,7 @@ from sqlmodel import SQLModel
 
 import backend.models  # noqa: F401  (registers every table)
 from backend.core.db import make_engine
+from backend.migrations.objects import is_model_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -21,7 +22,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite", include_object=is_model_object)
     with context.begin_transaction():
         context.run_migrations()
 

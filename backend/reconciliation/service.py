@@ -6,12 +6,11 @@ docs/reconciliation.md states the rule and the edge rule with a worked example.
 """
 import heapq
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from backend.audit.service import record
@@ -22,6 +21,7 @@ from backend.meters.register_rules import outlet_rated_power_w
 from backend.points import service as points
 from backend.points import water
 from backend.points.models import MeteringPoint, Outlet
+from backend.reconciliation.outlet_marks import pricer, quiet_days, reading_marks
 from backend.reconciliation.period_energy import PeriodEnergy
 from backend.reconciliation.timeline import Mark, MarkKind, StepAnomaly, tally, walk
 from backend.sessions.models import SessionStatus, UsageSession
@@ -241,10 +241,11 @@ def _reconcile_outlet(db: Session, outlet: Outlet, period: Period,
     # Readings from the start of the earliest session settled in the period, so it is judged whole.
     since = min([period.start, *(as_utc(s.started_at) for s in here.values() if s.ended_at is not None)])
     before = _marks_before(db, outlet, since)
-    marks = heapq.merge(before, _session_marks(sessions, period), _reading_marks(db, outlet, since, period.end),
+    quiet = quiet_days(db, outlet, period.start, period.end, sessions, pricing)
+    marks = heapq.merge(before, _session_marks(sessions, period), reading_marks(db, outlet, since, period.end, quiet),
                         key=Mark.order)
     events = walk(marks, outlet_rated_power_w(outlet.rated_current_a), outlet.register)
-    add = (lambda step: pricing.add(step.start, step.end, step.energy_wh)) if pricing else None
+    add = pricer(pricing, quiet) if pricing else None
     counted = tally(events, period.start, period.end, here.keys(), add)
     owners = {s: [a.reason for a in counted.anomalies if a.owner == s] for s in here}
     checks = tuple(_check(s, outlet, counted.by_session.get(s.id, 0), owners[s.id]) for s in here.values())
@@ -280,9 +281,13 @@ def _session_marks(sessions: list[UsageSession], period: Period) -> list[Mark]:
 
 def _marks_before(db: Session, outlet: Outlet, since: datetime) -> list[Mark]:
     """The last reading and the last session stop before `since`: where the first step of the period begins."""
-    reading = db.exec(_readings(outlet).where(MeterReading.device_time < since)
-                      .order_by(MeterReading.device_time.desc(), MeterReading.energy_wh.desc(),
-                                MeterReading.id.desc()).limit(1)).first()
+    # The latest time first, alone: it walks the (meter, outlet, time) index backwards, one row per partition,
+    # where ordering by time, register and id at once would sort every earlier reading of the outlet.
+    latest = (select(func.max(MeterReading.device_time))
+              .where(MeterReading.meter_id == outlet.meter_id, MeterReading.channel == outlet.channel,
+                     MeterReading.device_time < since).scalar_subquery())
+    reading = db.exec(_readings(outlet).where(MeterReading.device_time == latest)
+                      .order_by(MeterReading.energy_wh.desc(), MeterReading.id.desc()).limit(1)).first()
     stop = db.exec(select(UsageSession)
                    .where(UsageSession.outlet_id == outlet.id, UsageSession.status == SessionStatus.completed,
                           UsageSession.ended_at < since)
@@ -291,16 +296,6 @@ def _marks_before(db: Session, outlet: Outlet, since: datetime) -> list[Mark]:
     if stop is not None and stop.stop_register_wh is not None:
         marks.append(Mark(as_utc(stop.ended_at), stop.stop_register_wh, stop.stop_boot_id, MarkKind.STOP, stop.id))
     return sorted(marks, key=Mark.order)
-
-
-def _reading_marks(db: Session, outlet: Outlet, since: datetime, until: datetime) -> Iterator[Mark]:
-    """The outlet's stored readings in [since, until), streamed in timeline order."""
-    query = (_readings(outlet)
-             .where(MeterReading.device_time >= since, MeterReading.device_time < until)
-             .order_by(MeterReading.device_time, MeterReading.energy_wh, MeterReading.id)
-             .execution_options(yield_per=5000))
-    for device_time, energy_wh, boot_id in db.exec(query):
-        yield Mark(as_utc(device_time), energy_wh, boot_id)
 
 
 def _readings(outlet: Outlet):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bench import drain, scan_to_power
+from bench import drain, scan_to_power, settlement
 
 DATABASE = os.environ.get("DATABASE_URL", "")
 
@@ -26,3 +26,16 @@ def test_the_scan_to_power_benchmark_starts_stops_and_settles_every_session():
     args = argparse.Namespace(database_url=DATABASE, fleet=20, sessions=3, warm_up=1.0)
     lines = scan_to_power.run(args)
     assert len(lines) == 6 and all("p99" in line for line in lines)
+
+
+@pytest.mark.timeout(600)
+def test_the_settlement_benchmark_gets_the_same_figures_from_daily_totals_as_from_raw_rows():
+    args = argparse.Namespace(database_url=DATABASE, points=4, baseline_points=0, month="2026-11", session_every=2)
+    if not DATABASE.startswith("postgresql"):
+        with pytest.raises(settlement.NeedsPostgres):
+            settlement.run(args)
+        return
+    lines = settlement.run(args)  # checks its own figures: equal from totals and raw rows, nothing lost
+    assert lines[1].startswith("23,040 readings written")  # 4 points × 2 outlets × 30 days × 96 quarters
+    assert [line.split(" | ")[0] for line in lines[4:]] == ["| daily reconciliation, one day, 4 points",
+                                                            "| monthly statements, 4 points"]
