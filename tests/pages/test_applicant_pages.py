@@ -48,3 +48,13 @@ def test_applicant_home_sums_usage_per_point(applicant, world, session_on):
 
 def test_vendors_are_not_applicants(vendor):
     assert vendor.get("/applicant").status_code == 403
+
+
+def test_a_closed_point_offers_no_labels_to_print_but_keeps_its_statement(applicant, world, db):
+    point = db.get(MeteringPoint, world.point_id)
+    point.status = "closed"
+    db.add(point)
+    db.commit()
+    home, page = applicant.get("/applicant").text, applicant.get(f"/points/{world.point_id}").text
+    assert f'href="/points/{world.point_id}/labels"' not in home + page
+    assert f'href="/points/{world.point_id}/statement"' in home and f'href="/points/{world.point_id}/statement"' in page
