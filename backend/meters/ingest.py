@@ -8,17 +8,20 @@ session, a session to revive) go through the same services as single messages.
 """
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import NamedTuple
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from backend.alarms.service import evaluate_batch
 from backend.core.clock import as_utc, utcnow
+from backend.core.membership import one_of
 from backend.meters.reading_store import insert_readings
-from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
+from backend.meters.register_rules import LiveTally, RegisterModel, advance, outlet_rated_power_w
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.service import MeterMoment, OutletSample, closed_without_session, set_presence
 from backend.points.models import Meter, Outlet
@@ -66,6 +69,24 @@ class LiveWrites:
         self._at[session_id] = now
 
 
+class MeterFacts(NamedTuple):
+    """What a batch reads of a meter: plain values, not an ORM object (a batch reads hundreds)."""
+
+    id: int
+    serial: str
+    point_id: int
+    online: bool
+    boot_id: str | None
+    last_seen: datetime | None
+
+
+class OutletFacts(NamedTuple):
+    """What a running session's live count needs of its outlet."""
+
+    rated_current_a: Decimal
+    register: RegisterModel
+
+
 @dataclass
 class BatchResult:
     new_readings: int = 0
@@ -94,11 +115,18 @@ def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: L
     return result
 
 
-def _meters(db: Session, serials: set[str]) -> dict[str, Meter]:
-    return {m.serial: m for m in db.exec(select(Meter).where(col(Meter.serial).in_(serials)))}
+def _meters(db: Session, serials: set[str]) -> dict[str, MeterFacts]:
+    query = select(Meter.id, Meter.serial, Meter.point_id, Meter.online, Meter.boot_id, Meter.last_seen).where(
+        one_of(db, col(Meter.serial), serials))
+    return {row.serial: MeterFacts(*row) for row in db.execute(query)}
 
 
-def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn]) -> None:
+def _meter_row(db: Session, meter: MeterFacts) -> Meter:
+    """The ORM row, for the rare paths that go through the services (identity-mapped: one query per batch)."""
+    return db.get(Meter, meter.id)
+
+
+def _presence(db: Session, meters: dict[str, MeterFacts], messages: Sequence[TelemetryIn]) -> None:
     """A meter that comes back (or reboots) goes through set_presence; the others' last_seen only when due."""
     latest = {m.serial: m for m in messages}  # each meter's last message of the batch
     now = utcnow()
@@ -106,7 +134,7 @@ def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[Telemetr
     for serial, message in latest.items():
         meter = meters[serial]
         if not meter.online or meter.boot_id != message.boot_id:
-            set_presence(db, meter, True, message.boot_id)
+            set_presence(db, _meter_row(db, meter), True, message.boot_id)
         elif meter.last_seen is None or (now - as_utc(meter.last_seen)).total_seconds() >= LAST_SEEN_EVERY_S:
             due.append(meter.id)
     if due:
@@ -116,14 +144,15 @@ def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[Telemetr
 class _Batch:
     """One batch's readings and what they mean for the sessions of their outlets."""
 
-    def __init__(self, db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn],
+    def __init__(self, db: Session, meters: dict[str, MeterFacts], messages: Sequence[TelemetryIn],
                  live_writes: LiveWrites | None):
         self.db, self.meters, self.messages, self.live_writes = db, meters, messages, live_writes
         ids = {m.id for m in meters.values()}
         # Held until the batch commits: a stop ack (another lane, gateway or the scheduler) then waits, and its
         # settlement sees every reading this batch stores.
         self.running = {(s.meter_id, s.channel): s for s in db.exec(
-            select(UsageSession).where(col(UsageSession.meter_id).in_(ids), col(UsageSession.status).in_(RUNNING))
+            select(UsageSession).where(one_of(db, col(UsageSession.meter_id), ids),
+                                       col(UsageSession.status).in_(RUNNING))
             .order_by(UsageSession.id).with_for_update())}
         named = {s.session_id for m in messages for s in m.samples if s.session_id is not None}
         named -= {s.id for s in self.running.values()}
@@ -190,7 +219,7 @@ class _Batch:
                     self._reading(meter, message, sample)
         self._write_live_figures()
 
-    def _reading(self, meter: Meter, message: TelemetryIn, sample: OutletSample) -> None:
+    def _reading(self, meter: MeterFacts, message: TelemetryIn, sample: OutletSample) -> None:
         owner = self.owners[(meter.id, message.boot_id, message.seq, sample.channel)]
         running = self.running.get((meter.id, sample.channel))
         if running is not None and _before_start(message, running):
@@ -206,14 +235,15 @@ class _Batch:
         elif owner is not None and owner.status == SessionStatus.completed:
             settlement.reprice_later(owner, utcnow())
         elif owner is None and sample.relay_closed:
-            closed_without_session(self.db, meter, sample, MeterMoment(message.boot_id, message.seq, message.at))
+            closed_without_session(self.db, _meter_row(self.db, meter), sample,
+                                   MeterMoment(message.boot_id, message.seq, message.at))
 
     def _live(self, session: UsageSession, message: TelemetryIn, sample: OutletSample) -> None:
         """Advance the session's live count in memory; it is written once, at the end of the batch."""
         if not counts_live(session):
             return
         tally = self.tallies.get(session.id) or live_tally(session)
-        outlet = self._outlets[session.outlet_id]
+        outlet = self._outlets.get(session.outlet_id) or self._outlet(session.outlet_id)
         after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh),
                         outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
         if after is not tally:
@@ -221,9 +251,19 @@ class _Batch:
             self.power[session.id] = sample.power_w
 
     @cached_property
-    def _outlets(self) -> dict[int, Outlet]:
-        ids = {m.id for m in self.meters.values()}
-        return {o.id: o for o in self.db.exec(select(Outlet).where(col(Outlet.meter_id).in_(ids)))}
+    def _outlets(self) -> dict[int, OutletFacts]:
+        """The outlets of the running sessions (read once, when the first of them counts a reading)."""
+        ids = {s.outlet_id for s in self.running.values()}
+        query = select(Outlet.id, Outlet.rated_current_a, Outlet.register_step_wh, Outlet.register_rollover_wh).where(
+            one_of(self.db, col(Outlet.id), ids))
+        return {row.id: OutletFacts(row.rated_current_a, RegisterModel(row.register_step_wh, row.register_rollover_wh))
+                for row in self.db.execute(query)}
+
+    def _outlet(self, outlet_id: int) -> OutletFacts:
+        """An outlet whose session started running after the batch read its outlets (its ack came meanwhile)."""
+        outlet = self.db.get(Outlet, outlet_id)
+        self._outlets[outlet_id] = OutletFacts(outlet.rated_current_a, outlet.register)
+        return self._outlets[outlet_id]
 
     def _flush_live(self, session: UsageSession) -> None:
         """Set one session's pending live figures now (before a service acts on the session)."""
