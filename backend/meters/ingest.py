@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
 from backend.alarms.service import evaluate_batch
@@ -50,23 +50,43 @@ class TelemetryIn:
 
 
 class LiveWrites:
-    """When this worker last wrote each session's live figures: at most once per `every` seconds.
+    """A lane's running sessions: their live count kept in memory, written at most once per `every` seconds.
 
-    Skipping a write loses nothing: the next one counts from the last written reading to the newest,
-    and registers are cumulative. A session's first reason for review is written at once.
+    The count goes on reading by reading in memory between writes, so a message costs one step of the
+    register rules, not a rebuild from the session's row. Memory is trusted only while the row still
+    shows what this lane last read or wrote of it (`_seen`): if anyone else wrote it (another gateway, an
+    ack counting readings stored earlier), the count starts again from the row. What memory keeps is taken
+    only once the batch's transaction has committed. A session's first reason for review is written at once.
     """
 
     def __init__(self, every_s: float = 1.0):
         self.every_s = every_s
         self._at: dict[int, float] = {}
+        self._counted: dict[int, tuple[LiveTally, tuple]] = {}  # session id → (its count, the row it goes on from)
 
     def due(self, session_id: int, now: float) -> bool:
         return now - self._at.get(session_id, -1e18) >= self.every_s
 
-    def written(self, session_id: int, now: float) -> None:
+    def counted(self, session: UsageSession) -> LiveTally | None:
+        """The count in memory, if the session's row is as this lane left it."""
+        kept = self._counted.get(session.id)
+        return kept[0] if kept is not None and kept[1] == _seen(session) else None
+
+    def keep(self, counts: dict[int, tuple[LiveTally, tuple]], written: list[int], now: float) -> None:
+        """After the commit: the batch's counts, and which sessions it wrote."""
         if len(self._at) > 100_000:  # ended sessions: forget what is long past
             self._at = {sid: at for sid, at in self._at.items() if now - at < 10 * self.every_s}
-        self._at[session_id] = now
+            self._counted = {sid: kept for sid, kept in self._counted.items() if sid in self._at}
+        self._counted.update(counts)
+        for session_id in written:
+            self._at[session_id] = now
+
+
+def _seen(session: UsageSession) -> tuple:
+    """What a session's row says of its live count: memory goes on from it only while it is unchanged."""
+    return (session.status, session.start_boot_id, session.start_seq, session.start_register_wh,
+            session.latest_boot_id, session.latest_seq, session.latest_register_wh, session.live_energy_wh,
+            session.live_billed_to_wh, session.needs_review)
 
 
 class MeterFacts(NamedTuple):
@@ -242,13 +262,18 @@ class _Batch:
         """Advance the session's live count in memory; it is written once, at the end of the batch."""
         if not counts_live(session):
             return
-        tally = self.tallies.get(session.id) or live_tally(session)
+        tally = self.tallies.get(session.id) or self._counted_so_far(session)
         outlet = self._outlets.get(session.outlet_id) or self._outlet(session.outlet_id)
         after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh),
                         outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
         if after is not tally:
             self.tallies[session.id] = after
             self.power[session.id] = sample.power_w
+
+    def _counted_so_far(self, session: UsageSession) -> LiveTally:
+        """The lane's count in memory, else the one the session's row stores."""
+        counted = self.live_writes.counted(session) if self.live_writes is not None else None
+        return counted or live_tally(session)
 
     @cached_property
     def _outlets(self) -> dict[int, OutletFacts]:
@@ -268,16 +293,25 @@ class _Batch:
     def _flush_live(self, session: UsageSession) -> None:
         """Set one session's pending live figures now (before a service acts on the session)."""
         if (tally := self.tallies.pop(session.id, None)) is not None:
-            set_live(self.db, session, tally, self.power[session.id], self._tariffs[session.tariff_id])
+            set_live(self.db, session, tally, self.power[session.id], self._tariff(session.tariff_id))
+
+    def _tariff(self, tariff_id: int) -> TariffEngine:
+        return self._tariffs.get(tariff_id) or self._tariffs.setdefault(
+            tariff_id, tariff_engine(self.db.get(Tariff, tariff_id)))
 
     @cached_property
     def _tariffs(self) -> dict[int, TariffEngine]:
         ids = {s.tariff_id for s in self.running.values()}
-        return {t.id: tariff_engine(t) for t in self.db.exec(select(Tariff).where(col(Tariff.id).in_(ids)))}
+        return {t.id: tariff_engine(t) for t in self.db.exec(select(Tariff).where(one_of(self.db, col(Tariff.id),
+                                                                                         ids)))}
 
     def _write_live_figures(self) -> None:
-        """Each running session's figures once per batch at most; the next flush writes them as one executemany."""
-        now = time.monotonic()
+        """Each running session's figures once per batch at most; the next flush writes them as one executemany.
+
+        With `live_writes`, a session written less than a second ago is not written; its count stays in the
+        lane's memory (from the commit on) and goes on with the next batch.
+        """
+        now, counts, written = time.monotonic(), {}, []
         with self.db.no_autoflush:
             for session in list(self.running.values()):
                 tally = self.tallies.get(session.id)
@@ -285,11 +319,15 @@ class _Batch:
                     continue
                 new_review = bool(tally.review) and not session.needs_review
                 if self.live_writes is not None and not (new_review or self.live_writes.due(session.id, now)):
-                    del self.tallies[session.id]  # the next write counts this batch's energy too
+                    counts[session.id] = (tally, _seen(session))
+                    del self.tallies[session.id]
                     continue
                 self._flush_live(session)
-                if self.live_writes is not None:
-                    self.live_writes.written(session.id, now)
+                counts[session.id] = (tally, _seen(session))
+                written.append(session.id)
+        if self.live_writes is not None and counts:
+            keep = self.live_writes.keep
+            event.listen(self.db, "after_commit", lambda _db: keep(counts, written, now), once=True)
 
 
 def _before_start(message: TelemetryIn, session: UsageSession) -> bool:
