@@ -27,7 +27,7 @@ from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.meters.models import RejectionKind
-from backend.meters.ingest import LiveWrites, TelemetryIn, store_telemetry
+from backend.meters.ingest import LaneMemory, TelemetryIn, store_telemetry
 from backend.meters.orders import Order
 from backend.meters.quarantine import printable, record_rejections
 from backend.meters.service import UnknownMeter
@@ -270,11 +270,11 @@ class Gateway:
     # --- telemetry lanes: by the batch ---
 
     def _work_telemetry(self, lane: queue.Queue, name: str) -> None:
-        live_writes = LiveWrites()  # this lane's meters are only ever in this lane
+        memory = LaneMemory()  # this lane's meters are only ever in this lane (within this gateway)
         while (first := lane.get()) is not None:
             batch, stop = next_batch(lane, first, self._batch_max, self._batch_wait_s)
             self._observe_all(batch)
-            if self._process(batch, lambda: self._store_batch(batch, live_writes), f"database:{name}"):
+            if self._process(batch, lambda: self._store_batch(batch, memory), f"database:{name}"):
                 stored, lag = time.monotonic(), self.metrics.lag("telemetry")
                 for item in batch:
                     lag.observe(stored - item.arrived)
@@ -282,7 +282,7 @@ class Gateway:
             if stop:
                 break
 
-    def _store_batch(self, batch: list[Inbound], live_writes: LiveWrites) -> None:
+    def _store_batch(self, batch: list[Inbound], memory: LaneMemory) -> None:
         """Validate every message (no database), store the valid ones in one transaction, count the rest."""
         now, valid = utcnow(), []
         for item in batch:
@@ -293,7 +293,7 @@ class Gateway:
         if not valid:
             return
         try:
-            unknown = self._store(valid, live_writes)
+            unknown = self._store(valid, memory)
         except Exception as exc:
             if database_unavailable(exc):
                 raise
@@ -303,11 +303,11 @@ class Gateway:
         for item, uplink in unknown:
             self._reject(item, RejectionKind.unknown_meter, f"no meter has serial {uplink.serial!r}")
 
-    def _store(self, valid: list[tuple[Inbound, Uplink]], live_writes: LiveWrites | None = None
+    def _store(self, valid: list[tuple[Inbound, Uplink]], memory: LaneMemory | None = None
                ) -> list[tuple[Inbound, Uplink]]:
         """One transaction for the batch; returns the messages whose meter does not exist."""
         with unit_of_work(self._engine, self) as db:
-            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid], live_writes)
+            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid], memory)
         self.metrics.count("handled_telemetry_batches")
         self.metrics.count("handled_telemetry", n=len(valid))
         unknown = {(m.serial, m.boot_id, m.seq) for m in result.unknown}

@@ -19,6 +19,7 @@ from backend.points.models import Meter, MeteringPoint, Outlet, PointStatus
 
 IN_SERVICE = (PointStatus.active, PointStatus.closed, PointStatus.expired)
 SHOWN_ALARMS = 200
+MAX_SUPPLIES_KEPT = 200_000  # meters whose supply a telemetry lane keeps in memory; beyond, it reads them again
 
 
 class InvalidPeriod(ScanPowerError):
@@ -62,16 +63,18 @@ class Supply:
 
 def evaluate_batch(db: Session, messages: Sequence[tuple[MeterRef, datetime, Sequence[Sample]]],
                    limits: rules.SupplyLimits = rules.GB_T_12325,
-                   policy: rules.Persistence = rules.DEFAULT_PERSISTENCE) -> list[Alarm]:
+                   policy: rules.Persistence = rules.DEFAULT_PERSISTENCE,
+                   supplies: dict[int, Supply] | None = None) -> list[Alarm]:
     """Apply telemetry messages, each meter's in its order, to their alarms; return those opened or closed.
 
-    Three reads for the whole batch (points, outlets, watches), of plain columns; a healthy meter has
-    no watch, so it costs no write at all.
+    One read for the whole batch (its meters' watches), and two of plain columns (points, outlets) for
+    the meters not in `supplies` yet, which keeps what they read: a point's capacity and its outlets'
+    ratings are fixed when it is approved. A healthy meter has no watch, so it costs no write at all.
     """
     meters = {meter.id: meter for meter, _, _ in messages}
     if not meters:
         return []
-    supplies = _supplies(db, meters)
+    supplies = _supplies(db, meters, {} if supplies is None else supplies)
     watches: dict[int, dict[tuple[AlarmKind, int | None], AlarmWatch]] = {meter_id: {} for meter_id in meters}
     for row in db.exec(select(AlarmWatch).where(one_of(db, col(AlarmWatch.meter_id), meters))):
         watches[row.meter_id][_key(row)] = row
@@ -84,7 +87,13 @@ def evaluate_batch(db: Session, messages: Sequence[tuple[MeterRef, datetime, Seq
     return changed
 
 
-def _supplies(db: Session, meters: dict[int, MeterRef]) -> dict[int, Supply]:
+def _supplies(db: Session, meters: dict[int, MeterRef], known: dict[int, Supply]) -> dict[int, Supply]:
+    """`known`, with the supplies of `meters` it did not have yet read into it."""
+    meters = {meter_id: meter for meter_id, meter in meters.items() if meter_id not in known}
+    if not meters:
+        return known
+    if len(known) > MAX_SUPPLIES_KEPT:
+        known.clear()
     points = {row.id: row for row in db.execute(
         select(MeteringPoint.id, MeteringPoint.capacity_kw, MeteringPoint.outlet_rated_current_a).where(
             one_of(db, col(MeteringPoint.id), {m.point_id for m in meters.values()})))}
@@ -92,8 +101,10 @@ def _supplies(db: Session, meters: dict[int, MeterRef]) -> dict[int, Supply]:
     for row in db.execute(select(Outlet.meter_id, Outlet.channel, Outlet.rated_current_a).where(
             one_of(db, col(Outlet.meter_id), meters))):
         rated[row.meter_id][row.channel] = row.rated_current_a
-    return {meter_id: Supply(points[meter.point_id].capacity_kw, rated[meter_id],
-                             points[meter.point_id].outlet_rated_current_a) for meter_id, meter in meters.items()}
+    known.update({meter_id: Supply(points[meter.point_id].capacity_kw, rated[meter_id],
+                                   points[meter.point_id].outlet_rated_current_a)
+                  for meter_id, meter in meters.items()})
+    return known
 
 
 def _evaluate_one(db: Session, meter: MeterRef, at: datetime, samples: Sequence[Sample], capacity_kw: Decimal,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
-from backend.alarms.service import evaluate_batch
+from backend.alarms.service import Supply, evaluate_batch
 from backend.core.clock import as_utc, utcnow
 from backend.core.membership import one_of
 from backend.meters.reading_store import insert_readings
@@ -49,8 +49,9 @@ class TelemetryIn:
     samples: tuple[OutletSample, ...]
 
 
-class LiveWrites:
-    """A lane's running sessions: their live count kept in memory, written at most once per `every` seconds.
+class LaneMemory:
+    """What a telemetry lane keeps between batches: its meters' supplies, and its running sessions' live
+    counts, written at most once per `every` seconds.
 
     The count goes on reading by reading in memory between writes, so a message costs one step of the
     register rules, not a rebuild from the session's row. Memory is trusted only while the row still
@@ -61,6 +62,7 @@ class LiveWrites:
 
     def __init__(self, every_s: float = 1.0):
         self.every_s = every_s
+        self.supplies: dict[int, Supply] = {}  # what the lane's meters' points can carry (fixed at approval)
         self._at: dict[int, float] = {}
         self._counted: dict[int, tuple[LiveTally, tuple]] = {}  # session id → (its count, the row it goes on from)
 
@@ -113,10 +115,11 @@ class BatchResult:
     unknown: list[TelemetryIn] = field(default_factory=list)  # their meter does not exist: for the quarantine
 
 
-def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: LiveWrites | None = None) -> BatchResult:
+def store_telemetry(db: Session, messages: Sequence[TelemetryIn], memory: LaneMemory | None = None) -> BatchResult:
     """Store a batch of telemetry and apply it to sessions, presence and alarms; unknown meters are returned.
 
-    With `live_writes`, a session's live figures are written at most as often as it allows.
+    With `memory` (a lane's), a session's live figures are written at most as often as it allows, and what the
+    alarms need of each meter's point is read once.
     """
     result = BatchResult()
     messages = list({(m.serial, m.boot_id, m.seq): m for m in reversed(messages)}.values())[::-1]  # first copy wins
@@ -126,12 +129,13 @@ def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: L
     if not known:
         return result
     _presence(db, meters, known)
-    batch = _Batch(db, meters, known, live_writes)
+    batch = _Batch(db, meters, known, memory)
     new = batch.insert()
     result.new_readings = len(new)
     batch.apply(new)
     evaluate_batch(db, [(meters[m.serial], m.at, m.samples) for m in known
-                        if any((meters[m.serial].id, m.boot_id, m.seq, s.channel) in new for s in m.samples)])
+                        if any((meters[m.serial].id, m.boot_id, m.seq, s.channel) in new for s in m.samples)],
+                   supplies=memory.supplies if memory is not None else None)
     return result
 
 
@@ -165,8 +169,8 @@ class _Batch:
     """One batch's readings and what they mean for the sessions of their outlets."""
 
     def __init__(self, db: Session, meters: dict[str, MeterFacts], messages: Sequence[TelemetryIn],
-                 live_writes: LiveWrites | None):
-        self.db, self.meters, self.messages, self.live_writes = db, meters, messages, live_writes
+                 memory: LaneMemory | None):
+        self.db, self.meters, self.messages, self.memory = db, meters, messages, memory
         ids = {m.id for m in meters.values()}
         # Held until the batch commits: a stop ack (another lane, gateway or the scheduler) then waits, and its
         # settlement sees every reading this batch stores.
@@ -272,7 +276,7 @@ class _Batch:
 
     def _counted_so_far(self, session: UsageSession) -> LiveTally:
         """The lane's count in memory, else the one the session's row stores."""
-        counted = self.live_writes.counted(session) if self.live_writes is not None else None
+        counted = self.memory.counted(session) if self.memory is not None else None
         return counted or live_tally(session)
 
     @cached_property
@@ -308,7 +312,7 @@ class _Batch:
     def _write_live_figures(self) -> None:
         """Each running session's figures once per batch at most; the next flush writes them as one executemany.
 
-        With `live_writes`, a session written less than a second ago is not written; its count stays in the
+        With `memory`, a session written less than a second ago is not written; its count stays in the
         lane's memory (from the commit on) and goes on with the next batch.
         """
         now, counts, written = time.monotonic(), {}, []
@@ -318,15 +322,15 @@ class _Batch:
                 if tally is None:
                     continue
                 new_review = bool(tally.review) and not session.needs_review
-                if self.live_writes is not None and not (new_review or self.live_writes.due(session.id, now)):
+                if self.memory is not None and not (new_review or self.memory.due(session.id, now)):
                     counts[session.id] = (tally, _seen(session))
                     del self.tallies[session.id]
                     continue
                 self._flush_live(session)
                 counts[session.id] = (tally, _seen(session))
                 written.append(session.id)
-        if self.live_writes is not None and counts:
-            keep = self.live_writes.keep
+        if self.memory is not None and counts:
+            keep = self.memory.keep
             event.listen(self.db, "after_commit", lambda _db: keep(counts, written, now), once=True)
 
 

@@ -3,10 +3,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from backend.core.clock import utcnow
-from backend.meters.ingest import LiveWrites, TelemetryIn, record_telemetry, store_telemetry
+from backend.meters.ingest import LaneMemory, TelemetryIn, record_telemetry, store_telemetry
 from backend.meters.models import Reading
 from backend.meters.service import OutletSample
 from backend.points import service as points
@@ -126,7 +127,7 @@ def reading(meter, seq, wh, sid, boot="b"):
 def test_a_lane_goes_on_counting_in_memory_between_writes(engine, site):
     made, session = site
     (a, _), _ = made
-    lane = LiveWrites(every_s=3600)
+    lane = LaneMemory(every_s=3600)
     assert _store_one(engine, lane, reading(a, 1, 1_010, session.id)).live_energy_wh == 10  # the first is written
     for seq, wh in [(2, 1_030), (3, 1_060)]:
         row = _store_one(engine, lane, reading(a, seq, wh, session.id))
@@ -140,7 +141,7 @@ def test_a_lane_goes_on_counting_in_memory_between_writes(engine, site):
 def test_a_lane_starts_again_from_the_row_when_someone_else_wrote_it(engine, site):
     made, session = site
     (a, _), _ = made
-    lane = LiveWrites(every_s=3600)
+    lane = LaneMemory(every_s=3600)
     _store_one(engine, lane, reading(a, 1, 1_010, session.id))
     row = _store_one(engine, lane, reading(a, 2, 1_030, session.id))
     assert lane.counted(row).energy_wh == 30
@@ -158,10 +159,28 @@ def test_a_lane_starts_again_from_the_row_when_someone_else_wrote_it(engine, sit
 def test_a_batch_rolled_back_leaves_the_lanes_memory_as_it_was(engine, site):
     made, session = site
     (a, _), _ = made
-    lane = LiveWrites(every_s=3600)
+    lane = LaneMemory(every_s=3600)
     row = _store_one(engine, lane, reading(a, 1, 1_010, session.id))
     counted = lane.counted(row)
     with Session(engine) as db:
         store_telemetry(db, [reading(a, 2, 1_030, session.id)], lane)
         db.rollback()
     assert lane.counted(row) is counted and counted.energy_wh == 10
+
+
+def test_a_lane_reads_what_its_meters_points_can_carry_once(engine, site):
+    made, session = site
+    (a, _), (b, _) = made
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    lane = LaneMemory()
+    for seq in (1, 2):
+        statements.clear()
+        _store_one(engine, lane, TelemetryIn(b.serial, "x", seq, T0 + timedelta(minutes=seq),
+                                             (sample(1, 7_000 + seq, closed=False, volts=150.0),)))
+        reads = [s for s in statements if "FROM metering_point" in s or "FROM outlet" in s]
+        assert len(reads) == (2 if seq == 1 else 0), reads
+    assert set(lane.supplies) == {b.id}
+    with Session(engine) as db:  # the dip is still seen: the supply kept is the one the alarms use
+        from backend.alarms.models import AlarmWatch
+        assert db.exec(select(AlarmWatch).where(AlarmWatch.meter_id == b.id)).first() is not None
