@@ -27,7 +27,7 @@ from backend.meters.service import MeterMoment, OutletSample, closed_without_ses
 from backend.points.models import Meter, Outlet
 from backend.sessions import meter_events, settlement
 from backend.sessions import service as sessions
-from backend.sessions.live import counts_live, live_tally, set_live
+from backend.sessions.live import counts_live, live_figures, live_tally, set_live, write_live_figures
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.tariffs.models import Tariff
 from backend.tariffs.service import tariff_engine
@@ -310,28 +310,26 @@ class _Batch:
                                                                                          ids)))}
 
     def _write_live_figures(self) -> None:
-        """Each running session's figures once per batch at most; the next flush writes them as one executemany.
+        """Each running session's figures once per batch at most, all in one statement.
 
         With `memory`, a session written less than a second ago is not written; its count stays in the
         lane's memory (from the commit on) and goes on with the next batch.
         """
-        now, counts, written = time.monotonic(), {}, []
-        with self.db.no_autoflush:
-            for session in list(self.running.values()):
-                tally = self.tallies.get(session.id)
-                if tally is None:
-                    continue
-                new_review = bool(tally.review) and not session.needs_review
-                if self.memory is not None and not (new_review or self.memory.due(session.id, now)):
-                    counts[session.id] = (tally, _seen(session))
-                    del self.tallies[session.id]
-                    continue
-                self._flush_live(session)
-                counts[session.id] = (tally, _seen(session))
-                written.append(session.id)
+        now, counts, figures = time.monotonic(), {}, {}
+        for session in list(self.running.values()):
+            tally = self.tallies.pop(session.id, None)
+            if tally is None:
+                continue
+            new_review = bool(tally.review) and not session.needs_review
+            if self.memory is None or new_review or self.memory.due(session.id, now):
+                figures[session.id] = live_figures(session, tally, self.power[session.id],
+                                                   self._tariff(session.tariff_id))
+            counts[session.id] = (tally, session)
+        write_live_figures(self.db, figures)  # the loaded rows take the figures too, so `_seen` sees them
         if self.memory is not None and counts:
+            seen = {sid: (tally, _seen(session)) for sid, (tally, session) in counts.items()}
             keep = self.memory.keep
-            event.listen(self.db, "after_commit", lambda _db: keep(counts, written, now), once=True)
+            event.listen(self.db, "after_commit", lambda _db: keep(seen, list(figures), now), once=True)
 
 
 def _before_start(message: TelemetryIn, session: UsageSession) -> bool:
