@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bench import drain, scan_to_power
+from bench import drain, ingest_cpu, scan_to_power
 
 DATABASE = os.environ.get("DATABASE_URL", "")
 
@@ -26,3 +26,11 @@ def test_the_scan_to_power_benchmark_starts_stops_and_settles_every_session():
     args = argparse.Namespace(database_url=DATABASE, fleet=20, sessions=3, warm_up=1.0)
     lines = scan_to_power.run(args)
     assert len(lines) == 6 and all("p99" in line for line in lines)
+
+
+@pytest.mark.timeout(600)
+def test_the_ingest_cpu_benchmark_stores_and_acknowledges_every_message_idle_and_running():
+    args = argparse.Namespace(database_url=DATABASE, meters=4, outlets=2, per_meter=6, batch=4,
+                              workloads="idle,running")
+    lines = ingest_cpu.run(args)  # it asserts every message acknowledged and every reading stored once
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| idle", "| running"]
