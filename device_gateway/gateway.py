@@ -13,8 +13,9 @@ import queue
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
 from sqlalchemy.engine import Engine
@@ -26,7 +27,7 @@ from backend.core.clock import utcnow
 from backend.core.config import Settings
 from backend.core.db import unit_of_work
 from backend.meters.models import RejectionKind
-from backend.meters.ingest import LiveWrites, TelemetryIn, store_telemetry
+from backend.meters.ingest import LaneMemory, TelemetryIn, store_telemetry
 from backend.meters.orders import Order
 from backend.meters.quarantine import printable, record_rejections
 from backend.meters.service import UnknownMeter
@@ -54,8 +55,9 @@ BATCH_MAX = 500  # messages per transaction
 BATCH_WAIT_S = 0.005  # how long a batch waits for more messages once its first has come
 
 
-@dataclass(frozen=True)
-class Inbound:
+class Inbound(NamedTuple):
+    """One message as paho handed it over (a tuple: one is made per message, so it must be cheap)."""
+
     topic: str
     payload: bytes
     mid: int
@@ -248,14 +250,19 @@ class Gateway:
                                      item.payload, utcnow())
             self._acknowledge(item)
         elif self._process(item, lambda: self._apply(item)):
-            self.metrics.ingest_lag.labels("control").observe(time.monotonic() - item.arrived)
+            self.metrics.lag("control").observe(time.monotonic() - item.arrived)
             self._acknowledge(item)
 
     def _observe(self, item: Inbound) -> None:
-        self.metrics.count("received", _kind_of(item.topic))
+        self._observe_all([item])
+
+    def _observe_all(self, items: list[Inbound]) -> None:
+        """Count the messages by kind and show them to the flood watch (one lock for them all)."""
+        for kind, n in Counter(_kind_of(item.topic) for item in items).items():
+            self.metrics.count("received", kind, n)
         with self._counting:
-            flooding = self._floods.observe(item.source, item.arrived, item.admitted)
-        if flooding:
+            started = [item for item in items if self._floods.observe(item.source, item.arrived, item.admitted)]
+        for item in started:
             self.metrics.count("floods")
             log.warning("meter %s floods: more than %g messages/s; its excess is dropped until it calms down",
                         item.source, self.rate_limit.per_second)
@@ -263,20 +270,19 @@ class Gateway:
     # --- telemetry lanes: by the batch ---
 
     def _work_telemetry(self, lane: queue.Queue, name: str) -> None:
-        live_writes = LiveWrites()  # this lane's meters are only ever in this lane
+        memory = LaneMemory()  # this lane's meters are only ever in this lane (within this gateway)
         while (first := lane.get()) is not None:
             batch, stop = next_batch(lane, first, self._batch_max, self._batch_wait_s)
-            for item in batch:
-                self._observe(item)
-            if self._process(batch, lambda: self._store_batch(batch, live_writes), f"database:{name}"):
-                stored = time.monotonic()
+            self._observe_all(batch)
+            if self._process(batch, lambda: self._store_batch(batch, memory), f"database:{name}"):
+                stored, lag = time.monotonic(), self.metrics.lag("telemetry")
                 for item in batch:
-                    self.metrics.ingest_lag.labels("telemetry").observe(stored - item.arrived)
+                    lag.observe(stored - item.arrived)
                     self._acknowledge(item)
             if stop:
                 break
 
-    def _store_batch(self, batch: list[Inbound], live_writes: LiveWrites) -> None:
+    def _store_batch(self, batch: list[Inbound], memory: LaneMemory) -> None:
         """Validate every message (no database), store the valid ones in one transaction, count the rest."""
         now, valid = utcnow(), []
         for item in batch:
@@ -287,7 +293,7 @@ class Gateway:
         if not valid:
             return
         try:
-            unknown = self._store(valid, live_writes)
+            unknown = self._store(valid, memory)
         except Exception as exc:
             if database_unavailable(exc):
                 raise
@@ -297,14 +303,13 @@ class Gateway:
         for item, uplink in unknown:
             self._reject(item, RejectionKind.unknown_meter, f"no meter has serial {uplink.serial!r}")
 
-    def _store(self, valid: list[tuple[Inbound, Uplink]], live_writes: LiveWrites | None = None
+    def _store(self, valid: list[tuple[Inbound, Uplink]], memory: LaneMemory | None = None
                ) -> list[tuple[Inbound, Uplink]]:
         """One transaction for the batch; returns the messages whose meter does not exist."""
         with unit_of_work(self._engine, self) as db:
-            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid], live_writes)
+            result = store_telemetry(db, [_telemetry_in(uplink) for _, uplink in valid], memory)
         self.metrics.count("handled_telemetry_batches")
-        for _ in valid:
-            self.metrics.count("handled_telemetry")
+        self.metrics.count("handled_telemetry", n=len(valid))
         unknown = {(m.serial, m.boot_id, m.seq) for m in result.unknown}
         return [(item, uplink) for item, uplink in valid
                 if (uplink.serial, uplink.message.boot_id, uplink.message.seq) in unknown]

@@ -1,6 +1,7 @@
 """What one gateway instance counts: kept in memory for its own tests and logs, and as Prometheus families.
 
 Each instance has its own registry, so two gateways in one test process keep their figures apart.
+Each labelled child is looked up once and kept: a lane counts a batch's messages with one call.
 """
 import threading
 from collections import Counter as Tally
@@ -15,6 +16,8 @@ class GatewayMetrics:
         self.registry = CollectorRegistry()
         self._lock = threading.Lock()
         self._tally: Tally[tuple[str, str]] = Tally()
+        self._children: dict[tuple[str, str], Counter] = {}
+        self._lag: dict[str, Histogram] = {}
         self.received = Counter("scanpower_mqtt_messages_received", "MQTT messages the gateway received, by kind",
                                 ["kind"], registry=self.registry)
         self.rejected = Counter("scanpower_mqtt_messages_rejected", "MQTT messages refused or dropped, by reason",
@@ -28,20 +31,27 @@ class GatewayMetrics:
                                     "the commit that stored it", ["lane"], buckets=LAG_SECONDS,
                                     registry=self.registry)
 
-    def count(self, name: str, label: str = "") -> None:
+    def count(self, name: str, label: str = "", n: int = 1) -> None:
         with self._lock:
-            self._tally[(name, label)] += 1
-        self._family(name, label)
+            self._tally[(name, label)] += n
+            child = self._children.get((name, label)) or self._child(name, label)
+        child.inc(n)
 
-    def _family(self, name: str, label: str) -> None:
+    def lag(self, lane: str) -> Histogram:
+        """The ingest-lag histogram of one lane ("telemetry" or "control")."""
+        return self._lag.get(lane) or self._lag.setdefault(lane, self.ingest_lag.labels(lane))
+
+    def _child(self, name: str, label: str) -> Counter:
         if name == "received":
-            self.received.labels(label or "other").inc()
+            child = self.received.labels(label or "other")
         elif name in ("rejected", "dropped"):
-            self.rejected.labels(label).inc()
+            child = self.rejected.labels(label)
         elif name.startswith("handled_") and name != "handled_telemetry_batches":
-            self.handled.labels(name.removeprefix("handled_")).inc()
+            child = self.handled.labels(name.removeprefix("handled_"))
         else:
-            self.events.labels(name).inc()
+            child = self.events.labels(name)
+        self._children[(name, label)] = child
+        return child
 
     def snapshot(self) -> dict[tuple[str, str], int]:
         with self._lock:

@@ -142,6 +142,7 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the scheduled jo
     from backend.core.db import make_engine
     from device_gateway.broker_url import BrokerAddress
     from device_gateway.gateway import Gateway, gateway_lanes, gateway_rate_limit
+    from device_gateway.heap import settle_after_start_up
     from device_gateway.protocol import Topics
     from scanpower.scheduler import build_scheduler
 
@@ -154,11 +155,12 @@ def gateway(scheduler: bool = typer.Option(True, help="Also run the scheduled jo
     gw = Gateway(BrokerAddress.parse(_require_mqtt_url(settings)), engine, Topics(settings.mqtt_topic_prefix),
                  settings.gateway_client_id, settings.gateway_share_group, gateway_rate_limit(settings),
                  settings.gateway_flood_calm_seconds, **gateway_lanes(settings))
-    gw.start()
     jobs = build_scheduler(settings, engine, gw) if scheduler else None
+    stop_ops = _ops_port(settings, engine, lambda: gw.connected, [gw.metrics.registry], jobs)
+    settle_after_start_up()
+    gw.start()
     if jobs:
         jobs.start()
-    stop_ops = _ops_port(settings, engine, lambda: gw.connected, [gw.metrics.registry], jobs)
     typer.echo(f"gateway running against {_shown(settings.mqtt_url)}; Ctrl-C stops it")
     _wait_for_ctrl_c()
     stop_ops()

@@ -1,5 +1,6 @@
 """Open and close power-quality alarms from telemetry and meter events; outage time and reliability."""
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -12,11 +13,13 @@ from backend.alarms.models import (OPEN_OUTLET_SQL, OPEN_POINT_SQL, POINT_CHANNE
 from backend.alarms.rules import AlarmKind, Change, Condition, OutletMeasure, Transition, Watch
 from backend.core.clock import FIRST_YEAR, LAST_YEAR, as_utc, in_service_years, local, utcnow
 from backend.core.errors import ScanPowerError
+from backend.core.membership import one_of
 from backend.core.rows import insert_once
 from backend.points.models import Meter, MeteringPoint, Outlet, PointStatus
 
 IN_SERVICE = (PointStatus.active, PointStatus.closed, PointStatus.expired)
 SHOWN_ALARMS = 200
+MAX_SUPPLIES_KEPT = 200_000  # meters whose supply a telemetry lane keeps in memory; beyond, it reads them again
 
 
 class InvalidPeriod(ScanPowerError):
@@ -39,38 +42,77 @@ def evaluate_telemetry(db: Session, meter: Meter, device_time: datetime, samples
     return evaluate_batch(db, [(meter, device_time, samples)], limits, policy)
 
 
-def evaluate_batch(db: Session, messages: Sequence[tuple[Meter, datetime, Sequence[Sample]]],
+class MeterRef(Protocol):
+    """What the alarms need of a meter (a Meter row, or the facts a telemetry batch read)."""
+
+    id: int
+    point_id: int
+
+
+@dataclass(frozen=True)
+class Supply:
+    """What a meter's point can carry: its contracted capacity and each outlet's rated current."""
+
+    capacity_kw: Decimal
+    rated_a: dict[int, Decimal]  # by channel
+    default_rated_a: Decimal  # the point's, for a channel with no outlet row
+
+    def rated_of(self, channel: int) -> Decimal:
+        return self.rated_a.get(channel, self.default_rated_a)
+
+
+def evaluate_batch(db: Session, messages: Sequence[tuple[MeterRef, datetime, Sequence[Sample]]],
                    limits: rules.SupplyLimits = rules.GB_T_12325,
-                   policy: rules.Persistence = rules.DEFAULT_PERSISTENCE) -> list[Alarm]:
+                   policy: rules.Persistence = rules.DEFAULT_PERSISTENCE,
+                   supplies: dict[int, Supply] | None = None) -> list[Alarm]:
     """Apply telemetry messages, each meter's in its order, to their alarms; return those opened or closed.
 
-    Three reads for the whole batch (points, outlets, watches); a healthy meter has no watch, so it
-    costs no write at all.
+    One read for the whole batch (its meters' watches), and two of plain columns (points, outlets) for
+    the meters not in `supplies` yet, which keeps what they read: a point's capacity and its outlets'
+    ratings are fixed when it is approved. A healthy meter has no watch, so it costs no write at all.
     """
     meters = {meter.id: meter for meter, _, _ in messages}
-    points = {p.id: p for p in db.exec(select(MeteringPoint).where(
-        col(MeteringPoint.id).in_({m.point_id for m in meters.values()})))}
-    rated: dict[int, dict[int, Decimal]] = {meter_id: {} for meter_id in meters}
-    for outlet in db.exec(select(Outlet).where(col(Outlet.meter_id).in_(meters))):
-        rated[outlet.meter_id][outlet.channel] = outlet.rated_current_a
+    if not meters:
+        return []
+    supplies = _supplies(db, meters, {} if supplies is None else supplies)
     watches: dict[int, dict[tuple[AlarmKind, int | None], AlarmWatch]] = {meter_id: {} for meter_id in meters}
-    for row in db.exec(select(AlarmWatch).where(col(AlarmWatch.meter_id).in_(meters))):
+    for row in db.exec(select(AlarmWatch).where(one_of(db, col(AlarmWatch.meter_id), meters))):
         watches[row.meter_id][_key(row)] = row
     changed = []
     for meter, device_time, samples in messages:
-        point = points[meter.point_id]
-        currents = {s.channel: rated[meter.id].get(s.channel, point.outlet_rated_current_a) for s in samples}
-        changed += _evaluate_one(db, meter, as_utc(device_time), samples, point, currents, watches[meter.id],
-                                 limits, policy)
+        supply = supplies[meter.id]
+        currents = {s.channel: supply.rated_of(s.channel) for s in samples}
+        changed += _evaluate_one(db, meter, as_utc(device_time), samples, supply.capacity_kw, currents,
+                                 watches[meter.id], limits, policy)
     return changed
 
 
-def _evaluate_one(db: Session, meter: Meter, at: datetime, samples: Sequence[Sample], point: MeteringPoint,
+def _supplies(db: Session, meters: dict[int, MeterRef], known: dict[int, Supply]) -> dict[int, Supply]:
+    """`known`, with the supplies of `meters` it did not have yet read into it."""
+    meters = {meter_id: meter for meter_id, meter in meters.items() if meter_id not in known}
+    if not meters:
+        return known
+    if len(known) > MAX_SUPPLIES_KEPT:
+        known.clear()
+    points = {row.id: row for row in db.execute(
+        select(MeteringPoint.id, MeteringPoint.capacity_kw, MeteringPoint.outlet_rated_current_a).where(
+            one_of(db, col(MeteringPoint.id), {m.point_id for m in meters.values()})))}
+    rated: dict[int, dict[int, Decimal]] = {meter_id: {} for meter_id in meters}
+    for row in db.execute(select(Outlet.meter_id, Outlet.channel, Outlet.rated_current_a).where(
+            one_of(db, col(Outlet.meter_id), meters))):
+        rated[row.meter_id][row.channel] = row.rated_current_a
+    known.update({meter_id: Supply(points[meter.point_id].capacity_kw, rated[meter_id],
+                                   points[meter.point_id].outlet_rated_current_a)
+                  for meter_id, meter in meters.items()})
+    return known
+
+
+def _evaluate_one(db: Session, meter: MeterRef, at: datetime, samples: Sequence[Sample], capacity_kw: Decimal,
                   rated: dict[int, Decimal], watches: dict[tuple[AlarmKind, int | None], AlarmWatch],
                   limits: rules.SupplyLimits, policy: rules.Persistence) -> list[Alarm]:
     present = {c.key: c for c in rules.conditions_present(
         [OutletMeasure(s.channel, s.voltage_v, s.current_a, s.power_w) for s in samples], rated,
-        point.capacity_kw, limits)}
+        capacity_kw, limits)}
     changed = []
     for key in sorted(present.keys() | watches.keys(), key=lambda k: (k[0], k[1] or POINT_CHANNEL)):
         row = watches.get(key)
@@ -129,7 +171,7 @@ def _state(row: AlarmWatch | None) -> Watch:
     return Watch(row.alarm_id is not None, row.run, started, row.worst)
 
 
-def _apply(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row: AlarmWatch | None, watch: Watch,
+def _apply(db: Session, meter: MeterRef, kind: AlarmKind, channel: int | None, row: AlarmWatch | None, watch: Watch,
            transition: Transition | None, at: datetime, condition: Condition | None,
            limits: rules.SupplyLimits) -> tuple[Alarm | None, AlarmWatch | None]:
     """Write the new watch and the alarm it opens, updates or closes; return that alarm and the watch's row."""
@@ -143,7 +185,7 @@ def _apply(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row:
     return alarm, _save_watch(db, meter, kind, channel, row, watch, alarm if watch.is_open else None, at)
 
 
-def _open(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, transition: Transition,
+def _open(db: Session, meter: MeterRef, kind: AlarmKind, channel: int | None, transition: Transition,
           condition: Condition | None, limits: rules.SupplyLimits) -> Alarm:
     """The open alarm of this kind: ours, or the one another gateway opened a moment before (one per outlet)."""
     limit = condition.limit if condition else limits.dead_v
@@ -160,7 +202,7 @@ def _open(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, trans
                                        col(Alarm.closed_at).is_(None)).with_for_update()).one()
 
 
-def _save_watch(db: Session, meter: Meter, kind: AlarmKind, channel: int | None, row: AlarmWatch | None,
+def _save_watch(db: Session, meter: MeterRef, kind: AlarmKind, channel: int | None, row: AlarmWatch | None,
                 watch: Watch, alarm: Alarm | None, at: datetime) -> AlarmWatch | None:
     # Idle watches are deleted, so a healthy meter costs no writes.
     if watch.idle:

@@ -8,23 +8,26 @@ session, a session to revive) go through the same services as single messages.
 """
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
-from backend.alarms.service import evaluate_batch
+from backend.alarms.service import Supply, evaluate_batch
 from backend.core.clock import as_utc, utcnow
+from backend.core.membership import one_of
 from backend.meters.reading_store import insert_readings
-from backend.meters.register_rules import LiveTally, advance, outlet_rated_power_w
+from backend.meters.register_rules import LiveTally, RegisterModel, advance, outlet_rated_power_w
 from backend.meters.register_rules import Reading as RegisterReading
 from backend.meters.service import MeterMoment, OutletSample, closed_without_session, set_presence
 from backend.points.models import Meter, Outlet
 from backend.sessions import meter_events, settlement
 from backend.sessions import service as sessions
-from backend.sessions.live import counts_live, live_tally, set_live
+from backend.sessions.live import counts_live, live_figures, live_tally, set_live, write_live_figures
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.tariffs.models import Tariff
 from backend.tariffs.service import tariff_engine
@@ -46,24 +49,64 @@ class TelemetryIn:
     samples: tuple[OutletSample, ...]
 
 
-class LiveWrites:
-    """When this worker last wrote each session's live figures: at most once per `every` seconds.
+class LaneMemory:
+    """What a telemetry lane keeps between batches: its meters' supplies, and its running sessions' live
+    counts, written at most once per `every` seconds.
 
-    Skipping a write loses nothing: the next one counts from the last written reading to the newest,
-    and registers are cumulative. A session's first reason for review is written at once.
+    The count goes on reading by reading in memory between writes, so a message costs one step of the
+    register rules, not a rebuild from the session's row. Memory is trusted only while the row still
+    shows what this lane last read or wrote of it (`_seen`): if anyone else wrote it (another gateway, an
+    ack counting readings stored earlier), the count starts again from the row. What memory keeps is taken
+    only once the batch's transaction has committed. A session's first reason for review is written at once.
     """
 
     def __init__(self, every_s: float = 1.0):
         self.every_s = every_s
+        self.supplies: dict[int, Supply] = {}  # what the lane's meters' points can carry (fixed at approval)
         self._at: dict[int, float] = {}
+        self._counted: dict[int, tuple[LiveTally, tuple]] = {}  # session id → (its count, the row it goes on from)
 
     def due(self, session_id: int, now: float) -> bool:
         return now - self._at.get(session_id, -1e18) >= self.every_s
 
-    def written(self, session_id: int, now: float) -> None:
+    def counted(self, session: UsageSession) -> LiveTally | None:
+        """The count in memory, if the session's row is as this lane left it."""
+        kept = self._counted.get(session.id)
+        return kept[0] if kept is not None and kept[1] == _seen(session) else None
+
+    def keep(self, counts: dict[int, tuple[LiveTally, tuple]], written: list[int], now: float) -> None:
+        """After the commit: the batch's counts, and which sessions it wrote."""
         if len(self._at) > 100_000:  # ended sessions: forget what is long past
             self._at = {sid: at for sid, at in self._at.items() if now - at < 10 * self.every_s}
-        self._at[session_id] = now
+            self._counted = {sid: kept for sid, kept in self._counted.items() if sid in self._at}
+        self._counted.update(counts)
+        for session_id in written:
+            self._at[session_id] = now
+
+
+def _seen(session: UsageSession) -> tuple:
+    """What a session's row says of its live count: memory goes on from it only while it is unchanged."""
+    return (session.status, session.start_boot_id, session.start_seq, session.start_register_wh,
+            session.latest_boot_id, session.latest_seq, session.latest_register_wh, session.live_energy_wh,
+            session.live_billed_to_wh, session.needs_review)
+
+
+class MeterFacts(NamedTuple):
+    """What a batch reads of a meter: plain values, not an ORM object (a batch reads hundreds)."""
+
+    id: int
+    serial: str
+    point_id: int
+    online: bool
+    boot_id: str | None
+    last_seen: datetime | None
+
+
+class OutletFacts(NamedTuple):
+    """What a running session's live count needs of its outlet."""
+
+    rated_current_a: Decimal
+    register: RegisterModel
 
 
 @dataclass
@@ -72,10 +115,11 @@ class BatchResult:
     unknown: list[TelemetryIn] = field(default_factory=list)  # their meter does not exist: for the quarantine
 
 
-def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: LiveWrites | None = None) -> BatchResult:
+def store_telemetry(db: Session, messages: Sequence[TelemetryIn], memory: LaneMemory | None = None) -> BatchResult:
     """Store a batch of telemetry and apply it to sessions, presence and alarms; unknown meters are returned.
 
-    With `live_writes`, a session's live figures are written at most as often as it allows.
+    With `memory` (a lane's), a session's live figures are written at most as often as it allows, and what the
+    alarms need of each meter's point is read once.
     """
     result = BatchResult()
     messages = list({(m.serial, m.boot_id, m.seq): m for m in reversed(messages)}.values())[::-1]  # first copy wins
@@ -85,20 +129,28 @@ def store_telemetry(db: Session, messages: Sequence[TelemetryIn], live_writes: L
     if not known:
         return result
     _presence(db, meters, known)
-    batch = _Batch(db, meters, known, live_writes)
+    batch = _Batch(db, meters, known, memory)
     new = batch.insert()
     result.new_readings = len(new)
     batch.apply(new)
     evaluate_batch(db, [(meters[m.serial], m.at, m.samples) for m in known
-                        if any((meters[m.serial].id, m.boot_id, m.seq, s.channel) in new for s in m.samples)])
+                        if any((meters[m.serial].id, m.boot_id, m.seq, s.channel) in new for s in m.samples)],
+                   supplies=memory.supplies if memory is not None else None)
     return result
 
 
-def _meters(db: Session, serials: set[str]) -> dict[str, Meter]:
-    return {m.serial: m for m in db.exec(select(Meter).where(col(Meter.serial).in_(serials)))}
+def _meters(db: Session, serials: set[str]) -> dict[str, MeterFacts]:
+    query = select(Meter.id, Meter.serial, Meter.point_id, Meter.online, Meter.boot_id, Meter.last_seen).where(
+        one_of(db, col(Meter.serial), serials))
+    return {row.serial: MeterFacts(*row) for row in db.execute(query)}
 
 
-def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn]) -> None:
+def _meter_row(db: Session, meter: MeterFacts) -> Meter:
+    """The ORM row, for the rare paths that go through the services (identity-mapped: one query per batch)."""
+    return db.get(Meter, meter.id)
+
+
+def _presence(db: Session, meters: dict[str, MeterFacts], messages: Sequence[TelemetryIn]) -> None:
     """A meter that comes back (or reboots) goes through set_presence; the others' last_seen only when due."""
     latest = {m.serial: m for m in messages}  # each meter's last message of the batch
     now = utcnow()
@@ -106,7 +158,7 @@ def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[Telemetr
     for serial, message in latest.items():
         meter = meters[serial]
         if not meter.online or meter.boot_id != message.boot_id:
-            set_presence(db, meter, True, message.boot_id)
+            set_presence(db, _meter_row(db, meter), True, message.boot_id)
         elif meter.last_seen is None or (now - as_utc(meter.last_seen)).total_seconds() >= LAST_SEEN_EVERY_S:
             due.append(meter.id)
     if due:
@@ -116,14 +168,15 @@ def _presence(db: Session, meters: dict[str, Meter], messages: Sequence[Telemetr
 class _Batch:
     """One batch's readings and what they mean for the sessions of their outlets."""
 
-    def __init__(self, db: Session, meters: dict[str, Meter], messages: Sequence[TelemetryIn],
-                 live_writes: LiveWrites | None):
-        self.db, self.meters, self.messages, self.live_writes = db, meters, messages, live_writes
+    def __init__(self, db: Session, meters: dict[str, MeterFacts], messages: Sequence[TelemetryIn],
+                 memory: LaneMemory | None):
+        self.db, self.meters, self.messages, self.memory = db, meters, messages, memory
         ids = {m.id for m in meters.values()}
         # Held until the batch commits: a stop ack (another lane, gateway or the scheduler) then waits, and its
         # settlement sees every reading this batch stores.
         self.running = {(s.meter_id, s.channel): s for s in db.exec(
-            select(UsageSession).where(col(UsageSession.meter_id).in_(ids), col(UsageSession.status).in_(RUNNING))
+            select(UsageSession).where(one_of(db, col(UsageSession.meter_id), ids),
+                                       col(UsageSession.status).in_(RUNNING))
             .order_by(UsageSession.id).with_for_update())}
         named = {s.session_id for m in messages for s in m.samples if s.session_id is not None}
         named -= {s.id for s in self.running.values()}
@@ -190,7 +243,7 @@ class _Batch:
                     self._reading(meter, message, sample)
         self._write_live_figures()
 
-    def _reading(self, meter: Meter, message: TelemetryIn, sample: OutletSample) -> None:
+    def _reading(self, meter: MeterFacts, message: TelemetryIn, sample: OutletSample) -> None:
         owner = self.owners[(meter.id, message.boot_id, message.seq, sample.channel)]
         running = self.running.get((meter.id, sample.channel))
         if running is not None and _before_start(message, running):
@@ -206,50 +259,77 @@ class _Batch:
         elif owner is not None and owner.status == SessionStatus.completed:
             settlement.reprice_later(owner, utcnow())
         elif owner is None and sample.relay_closed:
-            closed_without_session(self.db, meter, sample, MeterMoment(message.boot_id, message.seq, message.at))
+            closed_without_session(self.db, _meter_row(self.db, meter), sample,
+                                   MeterMoment(message.boot_id, message.seq, message.at))
 
     def _live(self, session: UsageSession, message: TelemetryIn, sample: OutletSample) -> None:
         """Advance the session's live count in memory; it is written once, at the end of the batch."""
         if not counts_live(session):
             return
-        tally = self.tallies.get(session.id) or live_tally(session)
-        outlet = self._outlets[session.outlet_id]
+        tally = self.tallies.get(session.id) or self._counted_so_far(session)
+        outlet = self._outlets.get(session.outlet_id) or self._outlet(session.outlet_id)
         after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh),
                         outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
         if after is not tally:
             self.tallies[session.id] = after
             self.power[session.id] = sample.power_w
 
+    def _counted_so_far(self, session: UsageSession) -> LiveTally:
+        """The lane's count in memory, else the one the session's row stores."""
+        counted = self.memory.counted(session) if self.memory is not None else None
+        return counted or live_tally(session)
+
     @cached_property
-    def _outlets(self) -> dict[int, Outlet]:
-        ids = {m.id for m in self.meters.values()}
-        return {o.id: o for o in self.db.exec(select(Outlet).where(col(Outlet.meter_id).in_(ids)))}
+    def _outlets(self) -> dict[int, OutletFacts]:
+        """The outlets of the running sessions (read once, when the first of them counts a reading)."""
+        ids = {s.outlet_id for s in self.running.values()}
+        query = select(Outlet.id, Outlet.rated_current_a, Outlet.register_step_wh, Outlet.register_rollover_wh).where(
+            one_of(self.db, col(Outlet.id), ids))
+        return {row.id: OutletFacts(row.rated_current_a, RegisterModel(row.register_step_wh, row.register_rollover_wh))
+                for row in self.db.execute(query)}
+
+    def _outlet(self, outlet_id: int) -> OutletFacts:
+        """An outlet whose session started running after the batch read its outlets (its ack came meanwhile)."""
+        outlet = self.db.get(Outlet, outlet_id)
+        self._outlets[outlet_id] = OutletFacts(outlet.rated_current_a, outlet.register)
+        return self._outlets[outlet_id]
 
     def _flush_live(self, session: UsageSession) -> None:
         """Set one session's pending live figures now (before a service acts on the session)."""
         if (tally := self.tallies.pop(session.id, None)) is not None:
-            set_live(self.db, session, tally, self.power[session.id], self._tariffs[session.tariff_id])
+            set_live(self.db, session, tally, self.power[session.id], self._tariff(session.tariff_id))
+
+    def _tariff(self, tariff_id: int) -> TariffEngine:
+        return self._tariffs.get(tariff_id) or self._tariffs.setdefault(
+            tariff_id, tariff_engine(self.db.get(Tariff, tariff_id)))
 
     @cached_property
     def _tariffs(self) -> dict[int, TariffEngine]:
         ids = {s.tariff_id for s in self.running.values()}
-        return {t.id: tariff_engine(t) for t in self.db.exec(select(Tariff).where(col(Tariff.id).in_(ids)))}
+        return {t.id: tariff_engine(t) for t in self.db.exec(select(Tariff).where(one_of(self.db, col(Tariff.id),
+                                                                                         ids)))}
 
     def _write_live_figures(self) -> None:
-        """Each running session's figures once per batch at most; the next flush writes them as one executemany."""
-        now = time.monotonic()
-        with self.db.no_autoflush:
-            for session in list(self.running.values()):
-                tally = self.tallies.get(session.id)
-                if tally is None:
-                    continue
-                new_review = bool(tally.review) and not session.needs_review
-                if self.live_writes is not None and not (new_review or self.live_writes.due(session.id, now)):
-                    del self.tallies[session.id]  # the next write counts this batch's energy too
-                    continue
-                self._flush_live(session)
-                if self.live_writes is not None:
-                    self.live_writes.written(session.id, now)
+        """Each running session's figures once per batch at most, all in one statement.
+
+        With `memory`, a session written less than a second ago is not written; its count stays in the
+        lane's memory (from the commit on) and goes on with the next batch.
+        """
+        now, counts, figures = time.monotonic(), {}, {}
+        for session in list(self.running.values()):
+            tally = self.tallies.pop(session.id, None)
+            if tally is None:
+                continue
+            new_review = bool(tally.review) and not session.needs_review
+            if self.memory is None or new_review or self.memory.due(session.id, now):
+                figures[session.id] = live_figures(session, tally, self.power[session.id],
+                                                   self._tariff(session.tariff_id))
+            counts[session.id] = (tally, session)
+        write_live_figures(self.db, figures)  # the loaded rows take the figures too, so `_seen` sees them
+        if self.memory is not None and counts:
+            seen = {sid: (tally, _seen(session)) for sid, (tally, session) in counts.items()}
+            keep = self.memory.keep
+            event.listen(self.db, "after_commit", lambda _db: keep(seen, list(figures), now), once=True)
 
 
 def _before_start(message: TelemetryIn, session: UsageSession) -> bool:

@@ -2,6 +2,9 @@
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import attributes
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from backend.core.clock import as_utc
@@ -72,14 +75,42 @@ def live_tally(session: UsageSession) -> LiveTally:
 def set_live(db: Session, session: UsageSession, tally: LiveTally, power_w: float,
              tariff: TariffEngine | None = None) -> None:
     """Store the live count, its cost so far and, the first time one shows, the reason to review it."""
-    session.latest_register_wh, session.latest_reading_at = tally.last.register_wh, tally.last.time
-    session.latest_boot_id, session.latest_seq, session.latest_power_w = tally.last.boot_id, tally.last.seq, power_w
-    session.live_energy_wh, session.live_billed_to_wh = tally.energy_wh, tally.billed_to
-    if tally.review and not session.needs_review:
-        session.needs_review = True
-        session.review_note = f"seen while running: {tally.review}"[:1000]
     tariff = tariff or tariff_engine(get_tariff(db, session.tariff_id))
-    session.latest_amount = price_so_far(as_utc(session.started_at), 0, tally.last.time, tally.energy_wh, tariff)
+    for name, value in live_figures(session, tally, power_w, tariff).items():
+        setattr(session, name, value)
+
+
+def live_figures(session: UsageSession, tally: LiveTally, power_w: float, tariff: TariffEngine) -> dict:
+    """The columns `set_live` sets, by name: the count, the cost so far, whether to review it and why."""
+    review = bool(tally.review) and not session.needs_review
+    return dict(latest_register_wh=tally.last.register_wh, latest_reading_at=tally.last.time,
+                latest_boot_id=tally.last.boot_id, latest_seq=tally.last.seq, latest_power_w=power_w,
+                live_energy_wh=tally.energy_wh, live_billed_to_wh=tally.billed_to,
+                needs_review=session.needs_review or review,
+                review_note=f"seen while running: {tally.review}"[:1000] if review else session.review_note,
+                latest_amount=price_so_far(as_utc(session.started_at), 0, tally.last.time, tally.energy_wh, tariff))
+
+
+_LIVE_UPDATE = (update(UsageSession.__table__).where(UsageSession.__table__.c.id == bindparam("session_id"))
+                .values({name: bindparam(name) for name in ("latest_register_wh", "latest_reading_at",
+                                                           "latest_boot_id", "latest_seq", "latest_power_w",
+                                                           "live_energy_wh", "live_billed_to_wh", "needs_review",
+                                                           "review_note", "latest_amount")}))
+
+
+def write_live_figures(db: Session, figures: dict[int, dict]) -> None:
+    """Many sessions' `live_figures` (by session id) in one statement, and into their loaded rows as stored.
+
+    For a telemetry batch: the sessions are locked by it, and the ORM's change tracking of each row
+    would cost more than the write.
+    """
+    if not figures:
+        return
+    db.execute(_LIVE_UPDATE, [{"session_id": session_id, **values} for session_id, values in figures.items()])
+    for session_id, values in figures.items():
+        if (session := db.identity_map.get(identity_key(UsageSession, session_id))) is not None:
+            for name, value in values.items():
+                attributes.set_committed_value(session, name, value)
 
 
 def live_energy_wh(session: UsageSession) -> int:

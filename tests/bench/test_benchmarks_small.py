@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bench import drain, scan_to_power, settlement
+from bench import drain, ingest_cpu, scan_to_power, settlement
 
 DATABASE = os.environ.get("DATABASE_URL", "")
 
@@ -39,3 +39,11 @@ def test_the_settlement_benchmark_gets_the_same_figures_from_daily_totals_as_fro
     assert lines[1].startswith("23,040 readings written")  # 4 points × 2 outlets × 30 days × 96 quarters
     assert [line.split(" | ")[0] for line in lines[4:]] == ["| daily reconciliation, one day, 4 points",
                                                             "| monthly statements, 4 points"]
+
+
+@pytest.mark.timeout(600)
+def test_the_ingest_cpu_benchmark_stores_and_acknowledges_every_message_idle_and_running():
+    args = argparse.Namespace(database_url=DATABASE, meters=4, outlets=2, per_meter=6, batch=4,
+                              workloads="idle,running")
+    lines = ingest_cpu.run(args)  # it asserts every message acknowledged and every reading stored once
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| idle", "| running"]
