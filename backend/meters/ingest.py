@@ -27,7 +27,7 @@ from backend.meters.service import MeterMoment, OutletSample, closed_without_ses
 from backend.points.models import Meter, Outlet
 from backend.sessions import meter_events, settlement
 from backend.sessions import service as sessions
-from backend.sessions.live import counts_live, live_figures, live_tally, set_live, write_live_figures
+from backend.sessions.live import counts_live, live_figures, live_tally, write_live_figures
 from backend.sessions.models import SessionStatus, UsageSession
 from backend.tariffs.models import Tariff
 from backend.tariffs.service import tariff_engine
@@ -69,7 +69,7 @@ class LaneMemory:
     def due(self, session_id: int, now: float) -> bool:
         return now - self._at.get(session_id, -1e18) >= self.every_s
 
-    def counted(self, session: UsageSession) -> LiveTally | None:
+    def counted(self, session: "RunningSession") -> LiveTally | None:
         """The count in memory, if the session's row is as this lane left it."""
         kept = self._counted.get(session.id)
         return kept[0] if kept is not None and kept[1] == _seen(session) else None
@@ -84,7 +84,7 @@ class LaneMemory:
             self._at[session_id] = now
 
 
-def _seen(session: UsageSession) -> tuple:
+def _seen(session: "UsageSession | RunningSession") -> tuple:
     """What a session's row says of its live count: memory goes on from it only while it is unchanged."""
     return (session.status, session.start_boot_id, session.start_seq, session.start_register_wh,
             session.latest_boot_id, session.latest_seq, session.latest_register_wh, session.live_energy_wh,
@@ -103,10 +103,56 @@ class MeterFacts(NamedTuple):
 
 
 class OutletFacts(NamedTuple):
-    """What a running session's live count needs of its outlet."""
+    """What a running session's live count needs of its outlet: its rated power and its register's options."""
 
-    rated_current_a: Decimal
-    register: RegisterModel
+    rated_power_w: Decimal
+    options: dict[str, int]
+
+    @classmethod
+    def of(cls, rated_current_a: Decimal, register: RegisterModel) -> "OutletFacts":
+        return cls(outlet_rated_power_w(rated_current_a), register.options())
+
+
+class RunningSession(NamedTuple):
+    """What a batch reads of a running session it locks: plain values (a batch locks hundreds), read-only.
+
+    The batch's own writes go through Core (`write_live_figures`); a service that acts on the session
+    locks and loads its ORM row itself (`locked_session`).
+    """
+
+    id: int
+    meter_id: int
+    channel: int
+    outlet_id: int
+    tariff_id: int
+    status: SessionStatus
+    started_at: datetime | None
+    start_register_wh: int | None
+    start_boot_id: str | None
+    start_seq: int | None
+    latest_register_wh: int | None
+    latest_reading_at: datetime | None
+    latest_boot_id: str | None
+    latest_seq: int | None
+    latest_power_w: float | None
+    live_energy_wh: int | None
+    live_billed_to_wh: int | None
+    latest_amount: Decimal | None
+    needs_review: bool
+    review_note: str | None
+
+    @classmethod
+    def of(cls, session: UsageSession) -> "RunningSession":
+        return cls(*(getattr(session, name) for name in cls._fields))
+
+    def start_moment(self) -> "MeterMoment | None":
+        """Where the meter switched the session on (None: not known, so no reading comes before it)."""
+        if self.start_register_wh is None:
+            return None
+        return MeterMoment(self.start_boot_id, self.start_seq, as_utc(self.started_at))
+
+
+_RUNNING_COLUMNS = [getattr(UsageSession, name) for name in RunningSession._fields]
 
 
 @dataclass
@@ -174,10 +220,11 @@ class _Batch:
         ids = {m.id for m in meters.values()}
         # Held until the batch commits: a stop ack (another lane, gateway or the scheduler) then waits, and its
         # settlement sees every reading this batch stores.
-        self.running = {(s.meter_id, s.channel): s for s in db.exec(
-            select(UsageSession).where(one_of(db, col(UsageSession.meter_id), ids),
-                                       col(UsageSession.status).in_(RUNNING))
-            .order_by(UsageSession.id).with_for_update())}
+        self.running = {(s.meter_id, s.channel): s for s in (RunningSession(*row) for row in db.execute(
+            select(*_RUNNING_COLUMNS).where(one_of(db, col(UsageSession.meter_id), ids),
+                                            col(UsageSession.status).in_(RUNNING))
+            .order_by(UsageSession.id).with_for_update()))}
+        self._starts = {s.id: s.start_moment() for s in self.running.values()}
         named = {s.session_id for m in messages for s in m.samples if s.session_id is not None}
         named -= {s.id for s in self.running.values()}
         self.named = {s.id: s for s in db.exec(select(UsageSession).where(col(UsageSession.id).in_(named)))} \
@@ -187,11 +234,11 @@ class _Batch:
         self.tallies: dict[int, LiveTally] = {}
         self.power: dict[int, float] = {}
 
-    def _owner(self, message: TelemetryIn, sample: OutletSample) -> UsageSession | None:
+    def _owner(self, message: TelemetryIn, sample: OutletSample) -> "RunningSession | UsageSession | None":
         """The session a reading belongs to: the one running on its outlet, else the one it names, if plausible."""
         meter = self.meters[message.serial]
         if (running := self.running.get((meter.id, sample.channel))) is not None:
-            return running if not _before_start(message, running) else None
+            return running if not self._before_start(message, running) else None
         session = self.named.get(sample.session_id)
         if session is None or session.meter_id != meter.id or session.channel != sample.channel:
             return None
@@ -200,8 +247,9 @@ class _Batch:
             # commits makes that ack wait, and then count this reading; if it came first, the session runs.
             session = sessions.locked_session(self.db, session.id)
         if session.status in RUNNING:  # its ack was applied after this batch read the running sessions
-            self.running[(meter.id, sample.channel)] = session
-            return session if not _before_start(message, session) else None
+            running = self.running[(meter.id, sample.channel)] = RunningSession.of(session)
+            self._starts[running.id] = running.start_moment()
+            return running if not self._before_start(message, running) else None
         if session.status == SessionStatus.starting:
             return session  # kept for the bill
         if session.status == SessionStatus.completed and session.started_at is not None:
@@ -246,7 +294,7 @@ class _Batch:
     def _reading(self, meter: MeterFacts, message: TelemetryIn, sample: OutletSample) -> None:
         owner = self.owners[(meter.id, message.boot_id, message.seq, sample.channel)]
         running = self.running.get((meter.id, sample.channel))
-        if running is not None and _before_start(message, running):
+        if running is not None and self._before_start(message, running):
             return  # taken before the session started (its ack went the faster way): it says nothing about it
         if running is not None:
             if sample.relay_closed or sample.session_id not in (None, running.id):
@@ -262,19 +310,24 @@ class _Batch:
             closed_without_session(self.db, _meter_row(self.db, meter), sample,
                                    MeterMoment(message.boot_id, message.seq, message.at))
 
-    def _live(self, session: UsageSession, message: TelemetryIn, sample: OutletSample) -> None:
+    def _before_start(self, message: TelemetryIn, session: RunningSession) -> bool:
+        """Whether the meter took this reading before it switched the session on."""
+        start = self._starts[session.id]
+        return start is not None and MeterMoment(message.boot_id, message.seq, message.at).before(start)
+
+    def _live(self, session: RunningSession, message: TelemetryIn, sample: OutletSample) -> None:
         """Advance the session's live count in memory; it is written once, at the end of the batch."""
         if not counts_live(session):
             return
         tally = self.tallies.get(session.id) or self._counted_so_far(session)
         outlet = self._outlets.get(session.outlet_id) or self._outlet(session.outlet_id)
         after = advance(tally, RegisterReading(message.boot_id, message.seq, message.at, sample.energy_wh),
-                        outlet_rated_power_w(outlet.rated_current_a), **outlet.register.options())
+                        outlet.rated_power_w, **outlet.options)
         if after is not tally:
             self.tallies[session.id] = after
             self.power[session.id] = sample.power_w
 
-    def _counted_so_far(self, session: UsageSession) -> LiveTally:
+    def _counted_so_far(self, session: RunningSession) -> LiveTally:
         """The lane's count in memory, else the one the session's row stores."""
         counted = self.memory.counted(session) if self.memory is not None else None
         return counted or live_tally(session)
@@ -285,19 +338,21 @@ class _Batch:
         ids = {s.outlet_id for s in self.running.values()}
         query = select(Outlet.id, Outlet.rated_current_a, Outlet.register_step_wh, Outlet.register_rollover_wh).where(
             one_of(self.db, col(Outlet.id), ids))
-        return {row.id: OutletFacts(row.rated_current_a, RegisterModel(row.register_step_wh, row.register_rollover_wh))
+        return {row.id: OutletFacts.of(row.rated_current_a, RegisterModel(row.register_step_wh,
+                                                                         row.register_rollover_wh))
                 for row in self.db.execute(query)}
 
     def _outlet(self, outlet_id: int) -> OutletFacts:
         """An outlet whose session started running after the batch read its outlets (its ack came meanwhile)."""
         outlet = self.db.get(Outlet, outlet_id)
-        self._outlets[outlet_id] = OutletFacts(outlet.rated_current_a, outlet.register)
+        self._outlets[outlet_id] = OutletFacts.of(outlet.rated_current_a, outlet.register)
         return self._outlets[outlet_id]
 
-    def _flush_live(self, session: UsageSession) -> None:
-        """Set one session's pending live figures now (before a service acts on the session)."""
+    def _flush_live(self, session: RunningSession) -> None:
+        """Write one session's pending live figures now (before a service locks and loads its row)."""
         if (tally := self.tallies.pop(session.id, None)) is not None:
-            set_live(self.db, session, tally, self.power[session.id], self._tariff(session.tariff_id))
+            write_live_figures(self.db, {session.id: live_figures(session, tally, self.power[session.id],
+                                                                  self._tariff(session.tariff_id))})
 
     def _tariff(self, tariff_id: int) -> TariffEngine:
         return self._tariffs.get(tariff_id) or self._tariffs.setdefault(
@@ -325,19 +380,12 @@ class _Batch:
                 figures[session.id] = live_figures(session, tally, self.power[session.id],
                                                    self._tariff(session.tariff_id))
             counts[session.id] = (tally, session)
-        write_live_figures(self.db, figures)  # the loaded rows take the figures too, so `_seen` sees them
+        write_live_figures(self.db, figures)
         if self.memory is not None and counts:
-            seen = {sid: (tally, _seen(session)) for sid, (tally, session) in counts.items()}
+            seen = {sid: (tally, _seen(session._replace(**figures[sid]) if sid in figures else session))
+                    for sid, (tally, session) in counts.items()}
             keep = self.memory.keep
             event.listen(self.db, "after_commit", lambda _db: keep(seen, list(figures), now), once=True)
-
-
-def _before_start(message: TelemetryIn, session: UsageSession) -> bool:
-    """Whether the meter took this reading before it switched the session on."""
-    if session.start_register_wh is None:
-        return False
-    start = MeterMoment(session.start_boot_id, session.start_seq, as_utc(session.started_at))
-    return MeterMoment(message.boot_id, message.seq, message.at).before(start)
 
 
 def record_telemetry(db: Session, meter: Meter, boot_id: str, seq: int, device_time: datetime,
