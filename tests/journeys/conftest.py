@@ -1,5 +1,6 @@
 """The running platform (web, broker, gateway, simulated meters) and one headless Chromium, shared by the journeys."""
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -7,12 +8,13 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlmodel import Session, select
 
+from backend.core.clock import local_today
 from backend.core.config import Settings
 from backend.points.models import MeteringPoint, Outlet, Purpose
 from backend.points.service import meter_of_point
 from device_gateway.embedded_broker import free_port
 from firmware_sim import loads
-from scanpower.demo import DemoMeter
+from scanpower.demo import APPLICANT, DemoMeter
 from scanpower.platform import Platform
 from scanpower.simulation import demo_loads
 from tests.journeys.harness import CHROMIUM, CHROMIUM_ARGS
@@ -84,6 +86,18 @@ def api_sign_in(site, phone: str, password: str) -> dict:
         answer = http.post("/api/v1/auth/token", data={"username": phone, "password": password})
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def apply_for_point(site, name: str, valid_days: int) -> int:
+    """A one-outlet irrigation point applied for by the demo's applicant, through the API; its id."""
+    today = local_today()
+    body = {"name": name, "address": "江苏省兴化市", "latitude": 32.7, "longitude": 119.6, "purpose": "irrigation",
+            "capacity_kw": "7.5", "outlet_count": 1, "valid_from": str(today),
+            "valid_until": str(today + timedelta(days=valid_days))}
+    with httpx.Client(base_url=site.web_url) as http:
+        made = http.post("/api/v1/points", json=body, headers=api_sign_in(site, APPLICANT.phone, APPLICANT.password))
+        assert made.status_code == 201, made.text
+        return made.json()["id"]
 
 
 def new_vendor(site, balance: Decimal = Decimal("20.00")) -> tuple[str, dict]:

@@ -2,17 +2,16 @@
 balance and finds it in the history; an outlet drawing more than it is rated for raises an alarm on the operator's
 meter page; the operator refunds part of that session and the vendor sees the refund; the operator closes a point,
 after a confirmation, and the applicant sees it closed."""
-from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from backend.core.clock import local_today
 from firmware_sim import loads
 from scanpower.demo import APPLICANT, OPERATOR, DemoMeter
-from tests.journeys.conftest import api_sign_in, new_vendor, night_market_outlets, running_site, steady_loads
+from tests.journeys.conftest import (api_sign_in, apply_for_point, new_vendor, night_market_outlets, running_site,
+                                     steady_loads)
 from tests.journeys.harness import DESKTOP, PHONE, open_journey
 from tests.mqtt_tools import wait_for
 
@@ -142,19 +141,14 @@ def test_an_overload_shows_on_the_meter_page_and_a_refund_reaches_the_vendor(sit
 
 
 def _approved_point(site, name: str) -> int:
-    today = local_today()
-    body = {"name": name, "address": "江苏省兴化市", "latitude": 32.7, "longitude": 119.6, "purpose": "irrigation",
-            "capacity_kw": "7.5", "outlet_count": 1, "valid_from": str(today),
-            "valid_until": str(today + timedelta(days=60))}
+    point_id = apply_for_point(site, name, 60)
     with httpx.Client(base_url=site.web_url) as http:
-        made = http.post("/api/v1/points", json=body, headers=api_sign_in(site, APPLICANT.phone, APPLICANT.password))
-        assert made.status_code == 201, made.text
         tariffs = http.get("/api/v1/tariffs", headers=api_sign_in(site, OPERATOR.phone, OPERATOR.password)).json()
         tariff = next(t for t in tariffs if t["category"] == "agricultural")
-        approved = http.post(f"/api/v1/points/{made.json()['id']}/approve", json={"tariff_id": tariff["id"]},
+        approved = http.post(f"/api/v1/points/{point_id}/approve", json={"tariff_id": tariff["id"]},
                              headers=api_sign_in(site, OPERATOR.phone, OPERATOR.password))
         assert approved.status_code == 200, approved.text
-        return made.json()["id"]
+        return point_id
 
 
 @pytest.mark.timeout(90)

@@ -2,29 +2,16 @@
 approved, the meter's commissioning sheet shown once, the meter's curves, a tariff previewed, a running session
 stopped after a confirmation, the audit log, the scheduled jobs, the reconciliation, a search. And the API's own
 page, /docs."""
-from datetime import timedelta
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from backend.core.clock import local_today
-from scanpower.demo import APPLICANT, OPERATOR
-from tests.journeys.conftest import api_sign_in, new_vendor
+from scanpower.demo import OPERATOR
+from tests.journeys.conftest import api_sign_in, apply_for_point, new_vendor
 from tests.journeys.harness import DESKTOP, PHONE, open_journey
 
 RUNS = [("zh", PHONE, 4), ("en", PHONE, 5), ("zh", DESKTOP, 6), ("en", DESKTOP, 7)]
-
-
-def _application(site, name: str) -> int:
-    today = local_today()
-    body = {"name": name, "address": "江苏省兴化市", "latitude": 32.7, "longitude": 119.6, "purpose": "irrigation",
-            "capacity_kw": "7.5", "outlet_count": 1, "valid_from": str(today),
-            "valid_until": str(today + timedelta(days=90))}
-    with httpx.Client(base_url=site.web_url) as http:
-        made = http.post("/api/v1/points", json=body, headers=api_sign_in(site, APPLICANT.phone, APPLICANT.password))
-        assert made.status_code == 201, made.text
-        return made.json()["id"]
 
 
 def _running_session(site, token: str) -> int:
@@ -40,7 +27,7 @@ def _running_session(site, token: str) -> int:
 def test_an_operator_approves_commissions_watches_and_stops(site, market_outlets, chromium, language, viewport,
                                                             outlet):
     name = f"{language}-{viewport.name} 南岗机井"
-    point_id = _application(site, name)
+    point_id = apply_for_point(site, name, 90)
     session_id = _running_session(site, market_outlets[outlet])
     journey = open_journey(chromium, "operator", language, viewport)
     page, words, base = journey.page, journey.words, site.web_url
